@@ -1,0 +1,227 @@
+#include "cli/options.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "core/log.hpp"
+
+namespace splicefs::cli {
+namespace {
+
+constexpr unsigned kMaxThreads = 256;
+
+unsigned parse_threads(std::string_view value) {
+    unsigned n = 0;
+    const auto* end = value.data() + value.size();
+    auto [ptr, ec] = std::from_chars(value.data(), end, n);
+    if (value.empty() || ec != std::errc{} || ptr != end || n < 1 || n > kMaxThreads) {
+        throw std::invalid_argument("'" + std::string(value) + "' is not a whole number in 1.." +
+                                    std::to_string(kMaxThreads));
+    }
+    return n;
+}
+
+double parse_seconds(std::string_view value) {
+    double secs = 0;
+    const auto* end = value.data() + value.size();
+    auto [ptr, ec] = std::from_chars(value.data(), end, secs, std::chars_format::fixed);
+    if (value.empty() || ec != std::errc{} || ptr != end || !std::isfinite(secs) || secs < 0) {
+        throw std::invalid_argument("'" + std::string(value) + "' is not a number of seconds >= 0");
+    }
+    return secs;
+}
+
+CacheMode parse_cache(std::string_view value) {
+    if (value == "auto") return CacheMode::Auto;
+    if (value == "always") return CacheMode::Always;
+    if (value == "never") return CacheMode::Never;
+    throw std::invalid_argument("'" + std::string(value) + "' is not one of auto, always, never");
+}
+
+std::string parse_level(std::string_view value) {
+    if (!log::parse_level(value)) {
+        throw std::invalid_argument("'" + std::string(value) +
+                                    "' is not one of trace, debug, info, warn, error, critical, off");
+    }
+    return std::string(value);
+}
+
+std::filesystem::path parse_path(std::string_view value) {
+    if (value.empty()) throw std::invalid_argument("needs a non-empty path");
+    // Absolute now: the daemon changes directory to / when it detaches.
+    return std::filesystem::absolute(std::filesystem::path(value)).lexically_normal();
+}
+
+using G = Group;
+using K = ValueKind;
+
+// Order = order in --help within each group.
+constexpr OptionSpec kOptions[] = {
+    {"help", 'h', K::Flag, "", "", G::General, "show this help and exit", nullptr, false},
+    {"version", '\0', K::Flag, "", "", G::General,
+     "print the splicefs, libfuse and FUSE kernel interface versions and exit", nullptr, false},
+    {"foreground", 'f', K::Flag, "", "off", G::General, "stay in the foreground (no daemon), log to stderr",
+     [](Config& c, std::string_view) { c.foreground = true; }, true},
+    {"debug", 'd', K::Flag, "", "off", G::General,
+     "debug output, also libfuse's request trace; implies --foreground",
+     [](Config& c, std::string_view) {
+         c.debug = true;
+         c.foreground = true;
+     },
+     true},
+    {"no-recover-stale", '\0', K::Flag, "", "recover", G::General,
+     "refuse a dead FUSE mount on MOUNTPOINT instead of lazily unmounting it",
+     [](Config& c, std::string_view) { c.recover_stale = false; }, true},
+
+    {"no-splice", '\0', K::Flag, "", "splice both ways", G::DataPath,
+     "copy file data through user space in both directions",
+     [](Config& c, std::string_view) {
+         c.splice_reads = false;
+         c.splice_writes = false;
+     },
+     true},
+    {"no-splice-read", '\0', K::Flag, "", "splice", G::DataPath,
+     "copy READ replies (backing file -> kernel) instead of splicing them",
+     [](Config& c, std::string_view) { c.splice_reads = false; }, true},
+    {"no-splice-write", '\0', K::Flag, "", "splice", G::DataPath,
+     "copy WRITE requests (kernel -> backing file) instead of splicing them",
+     [](Config& c, std::string_view) { c.splice_writes = false; }, true},
+    {"splice-move", '\0', K::Flag, "", "off", G::DataPath,
+     "ask the kernel to move (steal) pages when splicing READ replies (SPLICE_F_MOVE)",
+     [](Config& c, std::string_view) { c.splice_move = true; }, true},
+    {"direct-io", '\0', K::Flag, "", "off", G::DataPath,
+     "bypass the kernel page cache for every open file (breaks mmap on some kernels)",
+     [](Config& c, std::string_view) { c.direct_io = true; }, true},
+
+    {"cache", '\0', K::Choice, "auto|always|never", "auto", G::Cache,
+     "caching of data and attributes: auto (timeouts 1s, data kept while unchanged), always "
+     "(the backing tree changes only through this mount), never (timeouts 0, no data cache)",
+     [](Config& c, std::string_view v) { c.cache = parse_cache(v); }, true},
+    {"attr-timeout", '\0', K::Seconds, "SECS", "by --cache: 1, 86400, 0", G::Cache,
+     "how long the kernel may cache attributes",
+     [](Config& c, std::string_view v) { c.attr_timeout = parse_seconds(v); }, true},
+    {"entry-timeout", '\0', K::Seconds, "SECS", "by --cache: 1, 86400, 0", G::Cache,
+     "how long the kernel may cache names (lookups)",
+     [](Config& c, std::string_view v) { c.entry_timeout = parse_seconds(v); }, true},
+    {"writeback-cache", '\0', K::Flag, "", "off", G::Cache,
+     "let the kernel batch writes (fast small writes; only safe when the backing tree is "
+     "changed through this mount alone)",
+     [](Config& c, std::string_view) { c.writeback_cache = true; }, true},
+
+    {"single-thread", 's', K::Flag, "", "multi-threaded", G::Threads, "serve requests in one thread",
+     [](Config& c, std::string_view) { c.single_thread = true; }, true},
+    {"threads", '\0', K::Unsigned, "N", "libfuse's default (10)", G::Threads,
+     "at most N worker threads (1..256)", [](Config& c, std::string_view v) { c.threads = parse_threads(v); },
+     true},
+    {"clone-fd", '\0', K::Flag, "", "off", G::Threads, "give each worker thread its own /dev/fuse fd",
+     [](Config& c, std::string_view) { c.clone_fd = true; }, true},
+
+    {"read-only", '\0', K::Flag, "", "off", G::Access, "refuse every change, even for root (also -o ro)",
+     [](Config& c, std::string_view) { c.read_only = true; }, true},
+    {"allow-other", '\0', K::Flag, "", "off", G::Access,
+     "let other users access the mount (also -o allow_other; non-root users need user_allow_other "
+     "in /etc/fuse.conf)",
+     [](Config& c, std::string_view) { c.allow_other = true; }, true},
+    {"no-default-permissions", '\0', K::Flag, "", "kernel checks permissions", G::Access,
+     "do not let the kernel check permissions (with --allow-other, others act with the daemon's rights)",
+     [](Config& c, std::string_view) { c.default_permissions = false; }, true},
+
+    {"log-level", '\0', K::Choice, "LEVEL", "info", G::Logging,
+     "trace, debug, info, warn, error, critical or off",
+     [](Config& c, std::string_view v) { c.log_level = parse_level(v); }, true},
+    {"log-file", '\0', K::Path, "PATH", "none", G::Logging,
+     "append log lines to PATH (without it a daemon logs nowhere unless --syslog)",
+     [](Config& c, std::string_view v) { c.log_file = parse_path(v); }, true},
+    {"syslog", '\0', K::Flag, "", "off", G::Logging, "log to syslog (facility daemon)",
+     [](Config& c, std::string_view) { c.syslog = true; }, true},
+
+    {"", 'o', K::OptionList, "opt[,opt...]", "", G::FuseOptions,
+     "mount options: any long option above as a word (cache=never, no_splice, threads=4), ro, rw, "
+     "allow_other, default_permissions; fstab words (defaults, nofail, _netdev, noauto, user, "
+     "x-systemd.*, ...) are ignored; other words (max_read=N, fsname=...) go to libfuse",
+     nullptr, false},
+};
+
+std::string normalize(std::string_view name) {
+    std::string out(name);
+    std::replace(out.begin(), out.end(), '_', '-');
+    return out;
+}
+
+}  // namespace
+
+std::string_view group_title(Group group) noexcept {
+    switch (group) {
+        case Group::General:
+            return "General";
+        case Group::DataPath:
+            return "Data path";
+        case Group::Cache:
+            return "Cache";
+        case Group::Threads:
+            return "Threads";
+        case Group::Logging:
+            return "Logging";
+        case Group::Access:
+            return "Access";
+        case Group::FuseOptions:
+            return "FUSE -o";
+    }
+    return "";
+}
+
+std::string_view kind_name(ValueKind kind) noexcept {
+    switch (kind) {
+        case ValueKind::Flag:
+            return "flag";
+        case ValueKind::Unsigned:
+            return "unsigned";
+        case ValueKind::Seconds:
+            return "seconds";
+        case ValueKind::Choice:
+            return "choice";
+        case ValueKind::Path:
+            return "path";
+        case ValueKind::Text:
+            return "text";
+        case ValueKind::OptionList:
+            return "list";
+    }
+    return "";
+}
+
+std::span<const OptionSpec> registry() noexcept {
+    return kOptions;
+}
+
+const OptionSpec* find_option(std::string_view name) noexcept {
+    const std::string key = normalize(name);
+    for (const auto& spec : kOptions) {
+        if (!spec.long_name.empty() && spec.long_name == key) return &spec;
+    }
+    return nullptr;
+}
+
+std::string display_name(const OptionSpec& spec) {
+    std::string out;
+    if (spec.short_name != '\0') {
+        out += '-';
+        out += spec.short_name;
+        if (!spec.long_name.empty()) out += ", ";
+    }
+    if (!spec.long_name.empty()) {
+        out += "--";
+        out += spec.long_name;
+        if (!spec.value_name.empty()) out += '=';
+    } else if (!spec.value_name.empty()) {
+        out += ' ';
+    }
+    out += spec.value_name;
+    return out;
+}
+
+}  // namespace splicefs::cli

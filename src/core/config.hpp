@@ -1,0 +1,63 @@
+#pragma once
+// The typed, validated configuration of one mount. Filled by cli/, read by mount/ and fs/.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace splicefs {
+
+enum class CacheMode { Auto, Always, Never };
+
+struct Config {
+    std::filesystem::path backing;     // canonical, absolute
+    std::filesystem::path mountpoint;  // canonical, absolute
+
+    // Process and loop.
+    bool foreground = false;
+    bool debug = false;  // implies foreground; also libfuse's own debug output
+    bool single_thread = false;
+    unsigned threads = 0;  // 0 = libfuse default (max_threads); only with the multi-threaded loop
+    bool clone_fd = false;
+    bool recover_stale = true;  // lazily unmount a dead splicefs mount on the mountpoint first
+
+    // Data path. "reads" are READ replies (daemon -> kernel), "writes" are WRITE requests.
+    bool splice_reads = true;
+    bool splice_writes = true;
+    bool splice_move = false;
+    bool direct_io = false;  // every handle bypasses the FUSE page cache
+    // Kernel passthrough (Linux 6.9+, root): the kernel reads and writes the backing file
+    // itself; files it refuses fall back to the splice/copy path chosen above.
+    bool passthrough = false;
+
+    // Caching.
+    CacheMode cache = CacheMode::Auto;
+    std::optional<double> attr_timeout;   // seconds; default depends on cache mode
+    std::optional<double> entry_timeout;  // seconds; default depends on cache mode
+    bool writeback_cache = false;
+
+    // Access.
+    bool default_permissions = true;
+    bool read_only = false;
+    bool allow_other = false;
+
+    // Options passed through to libfuse's mount (-o words we do not interpret ourselves).
+    std::vector<std::string> fuse_options;
+
+    // Logging.
+    std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+    std::optional<std::filesystem::path> log_file;
+    bool syslog = false;
+
+    [[nodiscard]] double effective_attr_timeout() const {
+        if (attr_timeout) return *attr_timeout;
+        return cache == CacheMode::Never ? 0.0 : cache == CacheMode::Always ? 86400.0 : 1.0;
+    }
+    [[nodiscard]] double effective_entry_timeout() const {
+        if (entry_timeout) return *entry_timeout;
+        return cache == CacheMode::Never ? 0.0 : cache == CacheMode::Always ? 86400.0 : 1.0;
+    }
+};
+
+}  // namespace splicefs

@@ -1,0 +1,72 @@
+#pragma once
+// Lock-free counters of what the daemon did: per-operation counts, errors and latency,
+// and bytes moved per direction split by splice vs copy. Read at unmount and at runtime.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace splicefs {
+
+enum class Op : std::uint8_t {
+    Init, Lookup, Forget, Getattr, Setattr, Readlink, Mknod, Mkdir, Unlink, Rmdir, Symlink,
+    Rename, Link, Open, Read, Write, Flush, Release, Fsync, Opendir, Readdir, Readdirplus,
+    Releasedir, Fsyncdir, Statfs, Setxattr, Getxattr, Listxattr, Removexattr, Access, Create,
+    Getlk, Setlk, Flock, Fallocate, CopyFileRange, Lseek, Count_
+};
+inline constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::Count_);
+[[nodiscard]] std::string_view op_name(Op op) noexcept;
+
+// Power-of-two microsecond buckets: bucket i holds latencies in [2^(i-1), 2^i) us.
+struct LatencyHistogram {
+    static constexpr std::size_t kBuckets = 40;
+    std::array<std::atomic<std::uint64_t>, kBuckets> buckets{};
+    void record(std::uint64_t micros) noexcept;
+    // Upper bound (us) of the bucket holding quantile q in [0,1]; 0 when empty.
+    [[nodiscard]] std::uint64_t quantile_upper_bound(double q) const noexcept;
+};
+
+struct OpCounters {
+    std::atomic<std::uint64_t> calls{0};
+    std::atomic<std::uint64_t> errors{0};
+    LatencyHistogram latency;
+};
+
+struct TransferCounters {
+    std::atomic<std::uint64_t> spliced_bytes{0};
+    std::atomic<std::uint64_t> spliced_requests{0};
+    std::atomic<std::uint64_t> copied_bytes{0};
+    std::atomic<std::uint64_t> copied_requests{0};
+    void add(bool spliced, std::uint64_t bytes) noexcept {
+        if (spliced) {
+            spliced_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            spliced_requests.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            copied_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            copied_requests.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+};
+
+class Stats {
+public:
+    std::array<OpCounters, kOpCount> ops{};
+    TransferCounters reads;   // READ replies, daemon -> kernel
+    TransferCounters writes;  // WRITE requests, kernel -> daemon -> backing file
+    std::atomic<std::int64_t> open_files{0};
+    std::atomic<std::int64_t> open_dirs{0};
+    std::atomic<std::int64_t> known_inodes{0};
+    std::atomic<std::uint64_t> passthrough_opens{0};      // opens the kernel serves itself
+    std::atomic<std::uint64_t> passthrough_fallbacks{0};  // opens that could not be (splice path)
+
+    OpCounters& op(Op o) noexcept { return ops[static_cast<std::size_t>(o)]; }
+    [[nodiscard]] const OpCounters& op(Op o) const noexcept { return ops[static_cast<std::size_t>(o)]; }
+
+    // One line per direction, e.g. "reads: 64.0 MiB in 520 requests, 100.0% spliced".
+    [[nodiscard]] std::string transfer_summary() const;
+    // Everything, as a JSON object (stable keys; used by `splicefs stats --json` and tests).
+    [[nodiscard]] std::string to_json() const;
+};
+
+}  // namespace splicefs

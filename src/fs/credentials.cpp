@@ -1,0 +1,53 @@
+#include "fs/credentials.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "fs/filesystem.hpp"
+
+namespace splicefs::fs {
+
+namespace {
+constexpr int kMaxGroups = 256;
+
+long raw_setgroups(std::size_t n, const gid_t* groups) { return ::syscall(SYS_setgroups, n, groups); }
+// setfsuid/setfsgid return the previous id and cannot report failure directly; a second
+// call with -1 reads back the id in force.
+bool raw_setfsuid(uid_t uid) {
+    ::syscall(SYS_setfsuid, uid);
+    return static_cast<uid_t>(::syscall(SYS_setfsuid, static_cast<uid_t>(-1))) == uid;
+}
+bool raw_setfsgid(gid_t gid) {
+    ::syscall(SYS_setfsgid, gid);
+    return static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
+}
+}  // namespace
+
+CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req) : fs_(fs) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    if (!fs.daemon_is_root || (ctx->uid == 0 && ctx->gid == 0)) return;
+
+    // FUSE passes no supplementary groups; libfuse reads them from /proc/PID/status.
+    std::array<gid_t, kMaxGroups> groups{};
+    int n = fuse_req_getgroups(req, kMaxGroups, groups.data());
+    if (n < 0 || n > kMaxGroups) n = 0;  // caller gone or too many: primary group only
+
+    switched_ = true;
+    if (raw_setgroups(static_cast<std::size_t>(n), groups.data()) != 0 || !raw_setfsgid(ctx->gid) ||
+        !raw_setfsuid(ctx->uid)) {
+        error_ = errno != 0 ? errno : EPERM;
+    }
+}
+
+CallerCredentials::~CallerCredentials() {
+    if (!switched_) return;
+    raw_setfsuid(0);
+    raw_setfsgid(0);
+    raw_setgroups(fs_.daemon_groups.size(), fs_.daemon_groups.data());
+}
+
+}  // namespace splicefs::fs
+

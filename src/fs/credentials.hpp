@@ -1,0 +1,32 @@
+#pragma once
+// Acting as the caller while creating files, so that new files, directories, symlinks and
+// nodes belong to the caller (and inherit a setgid directory's group) exactly as if the
+// caller had created them on the backing directory.
+//
+// Credentials are per thread in the kernel, but glibc's setfsuid/setgroups wrappers change
+// every thread of the process. Raw syscalls change only the calling worker thread.
+#include <fuse_lowlevel.h>
+
+namespace splicefs::fs {
+
+class Fs;
+
+class CallerCredentials {
+public:
+    // Switches fsuid, fsgid and supplementary groups to the caller's when the daemon runs as
+    // root and the caller is someone else; otherwise does nothing.
+    CallerCredentials(const Fs& fs, fuse_req_t req);
+    ~CallerCredentials();
+    CallerCredentials(const CallerCredentials&) = delete;
+    CallerCredentials& operator=(const CallerCredentials&) = delete;
+
+    // errno of a failed switch (the request must then fail), 0 otherwise.
+    [[nodiscard]] int error() const noexcept { return error_; }
+
+private:
+    const Fs& fs_;
+    bool switched_ = false;
+    int error_ = 0;
+};
+
+}  // namespace splicefs::fs

@@ -1,0 +1,58 @@
+#include "fs/entry.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/filesystem.hpp"
+
+namespace splicefs::fs {
+
+namespace {
+int remember_fd(Fs& fs, sys::UniqueFd fd, fuse_entry_param& e, const char* name) {
+    struct stat st {};
+    if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+    if (st.st_dev != fs.root_dev) {
+        fs.warn_submount_once(name);
+        return EXDEV;
+    }
+    e = fuse_entry_param{};
+    e.ino = fs.inodes.remember(std::move(fd), st);
+    e.attr = st;
+    e.attr_timeout = fs.attr_timeout;
+    e.entry_timeout = fs.entry_timeout;
+    fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
+    return 0;
+}
+}  // namespace
+
+int lookup_entry(Fs& fs, const Inode& parent, const char* name, fuse_entry_param& e) {
+    // The kernel never sends names with '/', and resolves "." and ".." itself; refusing them
+    // here keeps any lookup from leaving the backing tree whatever the kernel does.
+    if (std::strchr(name, '/') != nullptr) return EINVAL;
+    if (std::strcmp(name, "..") == 0 && parent.ino == fs.inodes.find(InodeTable::kRootId)->ino &&
+        parent.dev == fs.root_dev) {
+        name = ".";
+    }
+    sys::UniqueFd fd{::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
+    if (!fd) return errno;
+    return remember_fd(fs, std::move(fd), e, name);
+}
+
+int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e) {
+    // Reopening through /proc follows the magic link to the file itself: an O_PATH fd that
+    // does not hold the file open for writing (which would make exec() fail with ETXTBSY).
+    sys::UniqueFd path_fd{::open(proc_fd_path(fd).c_str(), O_PATH | O_CLOEXEC)};
+    if (!path_fd) return errno;
+    return remember_fd(fs, std::move(path_fd), e, "");
+}
+
+int stat_inode(const Inode& inode, const fuse_file_info* fi, struct stat& st) {
+    const int rc = fi != nullptr ? ::fstat(static_cast<int>(fi->fh), &st)
+                                 : ::fstatat(inode.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    return rc == 0 ? 0 : errno;
+}
+
+}  // namespace splicefs::fs

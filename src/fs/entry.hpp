@@ -1,0 +1,24 @@
+#pragma once
+// Turning a backing name into a kernel entry: open it O_PATH without following symlinks,
+// stat it, refuse to cross into another filesystem, and count the kernel's new reference.
+#include <fuse_lowlevel.h>
+
+#include "fs/inode_table.hpp"
+#include "sys/fd.hpp"
+
+namespace splicefs::fs {
+
+class Fs;
+
+// Fills e for `name` inside `parent`; returns 0 or an errno. On success the inode's lookup
+// count went up by one (the kernel owes us a forget for it).
+int lookup_entry(Fs& fs, const Inode& parent, const char* name, fuse_entry_param& e);
+
+// Same, for an object we already hold an fd to (just created): pins it through its own
+// O_PATH fd, so a concurrent rename of the name cannot make us answer for another file.
+int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e);
+
+// Attributes of an inode, through an open handle when there is one.
+int stat_inode(const Inode& inode, const fuse_file_info* fi, struct stat& st);
+
+}  // namespace splicefs::fs

@@ -1,0 +1,80 @@
+#include "fs/filesystem.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace splicefs::fs {
+
+namespace {
+std::vector<gid_t> current_groups() {
+    const int n = ::getgroups(0, nullptr);
+    if (n <= 0) return {};
+    std::vector<gid_t> groups(static_cast<std::size_t>(n));
+    const int got = ::getgroups(n, groups.data());
+    groups.resize(got < 0 ? 0 : static_cast<std::size_t>(got));
+    return groups;
+}
+
+sys::UniqueFd open_dev_null() {
+    sys::UniqueFd fd{::open("/dev/null", O_WRONLY | O_CLOEXEC)};
+    if (!fd) throw std::system_error(errno, std::generic_category(), "open /dev/null");
+    return fd;
+}
+}  // namespace
+
+Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat)
+    : config(cfg),
+      inodes(std::move(root_fd), root_stat),
+      root_dev(root_stat.st_dev),
+      attr_timeout(cfg.effective_attr_timeout()),
+      entry_timeout(cfg.effective_entry_timeout()),
+      daemon_is_root(::geteuid() == 0),
+      daemon_groups(current_groups()),
+      dev_null(open_dev_null()) {}
+
+void Fs::warn_submount_once(const char* name) {
+    if (!warned_submount_.exchange(true)) {
+        spdlog::warn("'{}' is another filesystem mounted inside the backing tree; submounts are not crossed "
+                     "and answer EXDEV (warned once)",
+                     name);
+    }
+}
+
+std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+void FsDeleter::operator()(Fs* fs) const noexcept { std::default_delete<Fs>{}(fs); }
+
+FsPtr make_fs(const Config& config) {
+    sys::UniqueFd root{::open(config.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    if (!root) throw std::system_error(errno, std::generic_category(), "cannot open backing directory " + config.backing.string());
+    struct stat st {};
+    if (::fstatat(root.get(), "", &st, AT_EMPTY_PATH) != 0)
+        throw std::system_error(errno, std::generic_category(), "cannot stat backing directory " + config.backing.string());
+    // The kernel has already applied the caller's umask to every mode it sends us; a second
+    // mask in the daemon would make modes differ from what the caller asked for.
+    ::umask(0);
+    return FsPtr{new Fs(config, std::move(root), st)};
+}
+
+Stats& stats_of(Fs& fs) noexcept { return fs.stats; }
+
+void attach_session(fuse_session* se, Fs& fs) {
+    if (fs.config.passthrough) install_passthrough(se, fs);
+}
+
+void log_totals(const Fs& fs) {
+    const std::string summary = fs.stats.transfer_summary();
+    std::size_t start = 0;
+    while (start < summary.size()) {
+        const auto end = summary.find('\n', start);
+        spdlog::info("{}", summary.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+}
+
+}  // namespace splicefs::fs

@@ -1,0 +1,63 @@
+#pragma once
+// The Fs object shared by every op group: configuration, the backing root, the inode table,
+// the statistics, and what the kernel and the pipe limit allow for the data path.
+#include <fuse_lowlevel.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/stats.hpp"
+#include "fs/fs.hpp"
+#include "fs/inode_table.hpp"
+#include "fs/passthrough.hpp"
+#include "sys/fd.hpp"
+
+namespace splicefs::fs {
+
+class Fs {
+public:
+    Fs(const Config& config, sys::UniqueFd root_fd, const struct stat& root_stat);
+
+    const Config config;
+    InodeTable inodes;
+    Stats stats;
+
+    const dev_t root_dev;
+    const double attr_timeout;
+    const double entry_timeout;
+    const bool daemon_is_root;
+    const std::vector<gid_t> daemon_groups;  // restored after each credential switch
+    const sys::UniqueFd dev_null;            // drains unconsumed WRITE payloads from a pipe
+
+    // Set once in init(), read by every READ/WRITE afterwards.
+    std::atomic<bool> splice_reads_live{false};
+    std::atomic<bool> splice_writes_live{false};
+    std::atomic<std::size_t> max_request{0};
+
+    // Kernel passthrough (passthrough.hpp): the mode, the session fd the ioctls go to, and
+    // whether any backing file was accepted yet (an EPERM after that is per inode).
+    std::atomic<PassthroughMode> passthrough_mode{PassthroughMode::Off};
+    std::atomic<int> session_fd{-1};
+    std::atomic<bool> passthrough_worked{false};
+
+    // The inode for a node id, or nullptr (the caller answers ESTALE).
+    [[nodiscard]] std::shared_ptr<Inode> inode(fuse_ino_t id) const { return inodes.find(id); }
+
+    // Warns once per mount that a submount inside the backing tree is hidden.
+    void warn_submount_once(const char* name);
+
+private:
+    std::atomic<bool> warned_submount_{false};
+};
+
+[[nodiscard]] inline Fs& fs_of(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }
+
+// "/proc/self/fd/N" for the few calls that take only a path.
+[[nodiscard]] std::string proc_fd_path(int fd);
+
+}  // namespace splicefs::fs

@@ -1,0 +1,35 @@
+#pragma once
+// The one filesystem object of a mount: configuration, the backing root, the inode table
+// and the statistics. The lowlevel op adapters reach it through fuse_req_userdata().
+#include <fuse_lowlevel.h>
+
+#include <memory>
+
+#include "core/config.hpp"
+#include "core/stats.hpp"
+
+namespace splicefs::fs {
+
+class Fs;
+
+struct FsDeleter {
+    void operator()(Fs* fs) const noexcept;
+};
+using FsPtr = std::unique_ptr<Fs, FsDeleter>;
+
+// Opens the backing root (throws std::system_error on failure) and builds the filesystem.
+[[nodiscard]] FsPtr make_fs(const Config& config);
+
+// The libfuse op table; userdata for fuse_session_new() must be the Fs from make_fs().
+[[nodiscard]] const fuse_lowlevel_ops& lowlevel_ops() noexcept;
+
+[[nodiscard]] Stats& stats_of(Fs& fs) noexcept;
+
+// Call after fuse_session_mount() and before the session loop: attaches what the fs needs
+// from the live session (the kernel passthrough I/O hooks when Config::passthrough is set).
+void attach_session(fuse_session* se, Fs& fs);
+
+// Logs the transfer totals (spliced vs copied) at info level; called at unmount.
+void log_totals(const Fs& fs);
+
+}  // namespace splicefs::fs

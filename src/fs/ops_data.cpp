@@ -1,0 +1,241 @@
+// File handles and the data path. READ replies carry the backing fd itself (FUSE_BUF_IS_FD),
+// so libfuse splices backing file -> pipe -> /dev/fuse; WRITE requests arrive in libfuse's
+// pipe and are spliced into the backing file. Neither passes through our memory.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <system_error>
+#include <vector>
+
+#include "fs/credentials.hpp"
+#include "fs/entry.hpp"
+#include "fs/filesystem.hpp"
+#include "fs/ops.hpp"
+#include "fs/passthrough.hpp"
+#include "fs/passthrough_wire.hpp"
+#include "splicefs/copy.hpp"
+#include "splicefs/splice.hpp"
+
+namespace splicefs::fs::ops {
+
+namespace {
+constexpr std::size_t kPage = 4096;
+// libfuse copies replies smaller than two pages instead of splicing them.
+constexpr std::size_t kMinSpliceReply = 2 * kPage;
+
+// Flags for the backing open: what the kernel asked, adjusted to what the mount can honour.
+int backing_flags(const Fs& fs, int flags) {
+    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+    // The WRITE payload sits at an unaligned address in libfuse 3.14's buffers, so O_DIRECT on
+    // the backing fd would fail with EINVAL; the handle bypasses the FUSE page cache instead.
+    flags &= ~O_DIRECT;
+    if (fs.config.writeback_cache && !fs.config.passthrough) {
+        // With writeback caching the kernel reads pages around partial writes and handles
+        // O_APPEND itself: the backing fd must be readable and positionable.
+        if ((flags & O_ACCMODE) == O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+        flags &= ~O_APPEND;
+    }
+    return flags | O_CLOEXEC;
+}
+
+void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
+    fi->direct_io = (fs.config.direct_io || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
+    fi->keep_cache = fs.config.cache == CacheMode::Never ? 0 : 1;
+    // Without caching, read-only handles need no FLUSH round trip at close.
+    fi->noflush = (fs.config.cache == CacheMode::Never && (requested_flags & O_ACCMODE) == O_RDONLY) ? 1 : 0;
+}
+
+// Replies to open/create (offering the open to kernel passthrough when it is on); closes
+// the fd if the kernel did not take the handle.
+void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::UniqueFd fd,
+                const fuse_entry_param* e) {
+    fi->fh = static_cast<std::uint64_t>(fd.get());
+    const bool passthrough =
+        passthrough_prepare(fs, inode, fd.get(), e != nullptr ? wire::kOpCreate : wire::kOpOpen);
+    const int rc = e != nullptr ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+    passthrough_finish(fs, inode, passthrough, rc == 0);
+    if (rc != 0) {
+        // Interrupted caller: the kernel will not send RELEASE (nor FORGET for the entry).
+        if (e != nullptr) fs.inodes.forget(e->ino, 1);
+        return;  // fd closes here
+    }
+    fd.release();  // owned by the kernel's file until release()
+    fs.stats.open_files.fetch_add(1, std::memory_order_relaxed);
+}
+
+int handle_fd(const fuse_file_info* fi) { return static_cast<int>(fi->fh); }
+
+// Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
+// the pipe for the next request and does not empty it after write_buf.
+void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
+    try {
+        while (left > 0) {
+            const auto moved = splicefs::splice::splice(fs.dev_null.get(), pipe_fd, std::nullopt, left);
+            if (moved == 0) break;
+            left -= moved;
+        }
+    } catch (const std::system_error&) {
+        std::array<char, kPage> scratch{};
+        while (left > 0) {
+            const ssize_t n = ::read(pipe_fd, scratch.data(), std::min(left, scratch.size()));
+            if (n <= 0) break;
+            left -= static_cast<std::size_t>(n);
+        }
+    }
+}
+}  // namespace
+
+int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const auto inode = fs.inode(ino);
+    if (!inode) return ESTALE;
+    if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0)) return EROFS;
+    // The O_PATH fd cannot do I/O; reopening its /proc link reaches even an unlinked file.
+    sys::UniqueFd fd{::open(proc_fd_path(inode->fd.get()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
+    if (!fd) return errno;
+    set_open_reply(fs, fi, fi->flags);
+    reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
+    return 0;
+}
+
+int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+    const auto dir = fs.inode(parent);
+    if (!dir) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    sys::UniqueFd fd;
+    {
+        const CallerCredentials creds(fs, req);
+        if (creds.error() != 0) return creds.error();
+        fd.reset(::openat(dir->fd.get(), name, backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
+        if (!fd) return errno;
+    }
+    fuse_entry_param e{};
+    if (const int err = entry_from_fd(fs, fd.get(), e); err != 0) return err;
+    const auto inode = fs.inode(e.ino);
+    if (!inode) return ESTALE;
+    set_open_reply(fs, fi, fi->flags);
+    reply_open(fs, req, *inode, fi, std::move(fd), &e);
+    return 0;
+}
+
+int read(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, std::size_t size, off_t off, fuse_file_info* fi) {
+    if (!fs.splice_reads_live.load(std::memory_order_relaxed)) {
+        // Copy path: one pread into a per-thread buffer that lives as long as the worker,
+        // instead of libfuse's fallback that maps a fresh buffer for every reply.
+        thread_local std::vector<char> buffer;
+        if (buffer.size() < size) buffer.resize(size);
+        const ssize_t n = ::pread(handle_fd(fi), buffer.data(), size, off);
+        if (n < 0) return errno;
+        fs.stats.reads.add(false, static_cast<std::size_t>(n));
+        fuse_reply_buf(req, buffer.data(), static_cast<std::size_t>(n));
+        return 0;
+    }
+    fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    buf.buf[0].fd = handle_fd(fi);
+    buf.buf[0].pos = off;
+    const int copy_flags = fs.config.splice_move ? FUSE_BUF_SPLICE_MOVE : 0;
+    // Counted as requested: libfuse moves the bytes and does not tell how many (short at EOF).
+    // Replies under two pages are copied by libfuse, and counted so.
+    fs.stats.reads.add(size >= kMinSpliceReply, size);
+    // A failed reply (interrupted reader, backing read error) has already been answered.
+    (void)fuse_reply_data(req, &buf, static_cast<fuse_buf_copy_flags>(copy_flags));
+    return 0;
+}
+
+int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+    const std::size_t size = fuse_buf_size(in);
+    const bool from_pipe = (in->buf[0].flags & FUSE_BUF_IS_FD) != 0;
+    const int pipe_fd = from_pipe ? in->buf[0].fd : -1;
+    if (fs.config.read_only) {
+        if (from_pipe) drain_pipe(fs, pipe_fd, size);
+        return EROFS;
+    }
+    fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+    out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    out.buf[0].fd = handle_fd(fi);
+    out.buf[0].pos = off;
+
+    std::size_t done = 0;
+    ssize_t rc = 0;
+    bool spliced = false;
+    if (from_pipe) {
+        // Force splice so a refusal (EINVAL: O_APPEND target, odd backing fs) is visible and
+        // the bytes are counted as copied when we fall back.
+        int flags = FUSE_BUF_FORCE_SPLICE;
+        if (fs.config.splice_move) flags |= FUSE_BUF_SPLICE_MOVE;
+        rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(flags));
+        if (rc > 0) {
+            done = static_cast<std::size_t>(rc);
+            spliced = true;
+        }
+        if (rc == -EINVAL || (rc >= 0 && done < size)) {
+            rc = fuse_buf_copy(&out, in, FUSE_BUF_NO_SPLICE);
+            if (rc > 0) done += static_cast<std::size_t>(rc);
+            spliced = spliced && rc <= 0;
+        }
+    } else {
+        rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+        if (rc > 0) done = static_cast<std::size_t>(rc);
+    }
+    if (from_pipe && done < size) drain_pipe(fs, pipe_fd, size - done);
+    if (done == 0 && rc < 0) return static_cast<int>(-rc);
+    fs.stats.writes.add(spliced, done);
+    fuse_reply_write(req, done);
+    return 0;
+}
+
+int flush(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+    // close() of a duplicate reports delayed write errors (NFS-style) and drops POSIX locks
+    // the caller held on the backing file, as the close of the caller's fd would.
+    const int dup = ::dup(handle_fd(fi));
+    if (dup < 0) return errno;
+    if (::close(dup) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    if (const auto inode = fs.inode(ino)) passthrough_release(fs, *inode);
+    sys::UniqueFd owned{handle_fd(fi)};
+    owned.reset();
+    fs.stats.open_files.fetch_sub(1, std::memory_order_relaxed);
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int fsync(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, int datasync, fuse_file_info* fi) {
+    const int fd = handle_fd(fi);
+    if ((datasync != 0 ? ::fdatasync(fd) : ::fsync(fd)) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+    if (fs.config.read_only) return EROFS;
+    if (::fallocate(handle_fd(fi), mode, offset, length) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int copy_file_range(Fs& fs, fuse_req_t req, fuse_ino_t /*ino_in*/, off_t off_in, fuse_file_info* fi_in,
+                    fuse_ino_t /*ino_out*/, off_t off_out, fuse_file_info* fi_out, std::size_t len, int flags) {
+    if (fs.config.read_only) return EROFS;
+    const auto moved = splicefs::splice::copy_range_noexcept(handle_fd(fi_in), off_in, handle_fd(fi_out), off_out, len,
+                                                     static_cast<unsigned>(flags));
+    if (moved < 0) return static_cast<int>(-moved);
+    fuse_reply_write(req, static_cast<std::size_t>(moved));
+    return 0;
+}
+
+int lseek(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, off_t off, int whence, fuse_file_info* fi) {
+    const off_t pos = ::lseek(handle_fd(fi), off, whence);
+    if (pos < 0) return errno;
+    fuse_reply_lseek(req, pos);
+    return 0;
+}
+
+}  // namespace splicefs::fs::ops

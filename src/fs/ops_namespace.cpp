@@ -1,0 +1,91 @@
+// Creating, linking, renaming and removing names. Objects are created as the caller (see
+// credentials.hpp), so ownership and setgid-directory inheritance match the backing fs.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fs/credentials.hpp"
+#include "fs/entry.hpp"
+#include "fs/filesystem.hpp"
+#include "fs/ops.hpp"
+
+namespace splicefs::fs::ops {
+
+namespace {
+// Runs make(dirfd) as the caller, then answers with the new entry.
+template <typename Make>
+int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Make make) {
+    const auto dir = fs.inode(parent);
+    if (!dir) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    {
+        const CallerCredentials creds(fs, req);
+        if (creds.error() != 0) return creds.error();
+        if (make(dir->fd.get()) != 0) return errno;
+    }
+    fuse_entry_param e{};
+    if (const int err = lookup_entry(fs, *dir, name, e); err != 0) return err;
+    fuse_reply_entry(req, &e);
+    return 0;
+}
+}  // namespace
+
+int mknod(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+    return create_node(fs, req, parent, name, [&](int dirfd) { return ::mknodat(dirfd, name, mode, rdev); });
+}
+
+int mkdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+    return create_node(fs, req, parent, name, [&](int dirfd) { return ::mkdirat(dirfd, name, mode); });
+}
+
+int symlink(Fs& fs, fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+    return create_node(fs, req, parent, name, [&](int dirfd) { return ::symlinkat(link, dirfd, name); });
+}
+
+int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    const auto inode = fs.inode(ino);
+    const auto dir = fs.inode(newparent);
+    if (!inode || !dir) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
+    if (::linkat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), dir->fd.get(), newname, AT_SYMLINK_FOLLOW) != 0)
+        return errno;
+    fuse_entry_param e{};
+    if (const int err = lookup_entry(fs, *dir, newname, e); err != 0) return err;
+    fuse_reply_entry(req, &e);
+    return 0;
+}
+
+int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const auto dir = fs.inode(parent);
+    if (!dir) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    if (::unlinkat(dir->fd.get(), name, 0) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const auto dir = fs.inode(parent);
+    if (!dir) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    if (::unlinkat(dir->fd.get(), name, AT_REMOVEDIR) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+           unsigned int flags) {
+    const auto from = fs.inode(parent);
+    const auto to = fs.inode(newparent);
+    if (!from || !to) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    if (::renameat2(from->fd.get(), name, to->fd.get(), newname, flags) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+}  // namespace splicefs::fs::ops

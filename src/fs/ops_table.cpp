@@ -1,0 +1,125 @@
+// The one boundary between libfuse's C callbacks and the op implementations: every adapter
+// is noexcept, times the op, turns a returned errno (or an exception) into exactly one
+// fuse_reply_err, and counts errors.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <new>
+#include <system_error>
+
+#include "fs/filesystem.hpp"
+#include "fs/ops.hpp"
+
+namespace splicefs::fs {
+
+namespace {
+
+class OpTimer {
+public:
+    explicit OpTimer(OpCounters& counters) noexcept
+        : counters_(counters), start_(std::chrono::steady_clock::now()) {}
+    ~OpTimer() {
+        const auto elapsed = std::chrono::steady_clock::now() - start_;
+        counters_.calls.fetch_add(1, std::memory_order_relaxed);
+        counters_.latency.record(
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+    }
+    OpTimer(const OpTimer&) = delete;
+    OpTimer& operator=(const OpTimer&) = delete;
+    void failed() noexcept { counters_.errors.fetch_add(1, std::memory_order_relaxed); }
+
+private:
+    OpCounters& counters_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+template <Op kOp, auto Impl>
+struct Adapter;
+
+template <Op kOp, typename... Args, int (*Impl)(Fs&, fuse_req_t, Args...)>
+struct Adapter<kOp, Impl> {
+    static void call(fuse_req_t req, Args... args) noexcept {
+        Fs& fs = fs_of(req);
+        OpTimer timer(fs.stats.op(kOp));
+        int err = 0;
+        try {
+            err = Impl(fs, req, args...);
+        } catch (const std::bad_alloc&) {
+            err = ENOMEM;
+        } catch (const std::system_error& e) {
+            err = e.code().value() != 0 ? e.code().value() : EIO;
+        } catch (...) {
+            err = EIO;
+        }
+        if (err != 0) {
+            timer.failed();
+            if (spdlog::should_log(spdlog::level::debug)) {
+                spdlog::debug("{}: {}", op_name(kOp), std::generic_category().message(err));
+            }
+            fuse_reply_err(req, err);
+        } else if (spdlog::should_log(spdlog::level::trace)) {
+            spdlog::trace("{}: ok", op_name(kOp));
+        }
+    }
+};
+
+template <Op kOp, auto Impl>
+constexpr auto adapt = &Adapter<kOp, Impl>::call;
+
+void init_adapter(void* userdata, fuse_conn_info* conn) noexcept {
+    try {
+        ops::init(*static_cast<Fs*>(userdata), conn);
+    } catch (const std::exception& e) {
+        spdlog::error("init: {}", e.what());
+    }
+}
+
+fuse_lowlevel_ops build_ops() noexcept {
+    fuse_lowlevel_ops o{};
+    o.init = init_adapter;
+    o.lookup = adapt<Op::Lookup, ops::lookup>;
+    o.forget = adapt<Op::Forget, ops::forget>;
+    o.forget_multi = adapt<Op::Forget, ops::forget_multi>;
+    o.getattr = adapt<Op::Getattr, ops::getattr>;
+    o.setattr = adapt<Op::Setattr, ops::setattr>;
+    o.readlink = adapt<Op::Readlink, ops::readlink>;
+    o.mknod = adapt<Op::Mknod, ops::mknod>;
+    o.mkdir = adapt<Op::Mkdir, ops::mkdir>;
+    o.unlink = adapt<Op::Unlink, ops::unlink>;
+    o.rmdir = adapt<Op::Rmdir, ops::rmdir>;
+    o.symlink = adapt<Op::Symlink, ops::symlink>;
+    o.rename = adapt<Op::Rename, ops::rename>;
+    o.link = adapt<Op::Link, ops::link>;
+    o.open = adapt<Op::Open, ops::open>;
+    o.read = adapt<Op::Read, ops::read>;
+    o.write_buf = adapt<Op::Write, ops::write_buf>;
+    o.flush = adapt<Op::Flush, ops::flush>;
+    o.release = adapt<Op::Release, ops::release>;
+    o.fsync = adapt<Op::Fsync, ops::fsync>;
+    o.opendir = adapt<Op::Opendir, ops::opendir>;
+    o.readdir = adapt<Op::Readdir, ops::readdir>;
+    o.readdirplus = adapt<Op::Readdirplus, ops::readdirplus>;
+    o.releasedir = adapt<Op::Releasedir, ops::releasedir>;
+    o.fsyncdir = adapt<Op::Fsyncdir, ops::fsyncdir>;
+    o.statfs = adapt<Op::Statfs, ops::statfs>;
+    o.setxattr = adapt<Op::Setxattr, ops::setxattr>;
+    o.getxattr = adapt<Op::Getxattr, ops::getxattr>;
+    o.listxattr = adapt<Op::Listxattr, ops::listxattr>;
+    o.removexattr = adapt<Op::Removexattr, ops::removexattr>;
+    o.access = adapt<Op::Access, ops::access>;
+    o.create = adapt<Op::Create, ops::create>;
+    o.flock = adapt<Op::Flock, ops::flock>;
+    o.fallocate = adapt<Op::Fallocate, ops::fallocate>;
+    o.copy_file_range = adapt<Op::CopyFileRange, ops::copy_file_range>;
+    o.lseek = adapt<Op::Lseek, ops::lseek>;
+    return o;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& lowlevel_ops() noexcept {
+    static const fuse_lowlevel_ops table = build_ops();
+    return table;
+}
+
+}  // namespace splicefs::fs

@@ -1,0 +1,94 @@
+// Extended attributes, passed through for every namespace the backing fs and the caller's
+// rights allow (user., trusted., security., system.posix_acl_*). O_PATH fds cannot take
+// f*xattr calls, so they go through /proc/self/fd/N, which names the inode itself.
+// The root also answers the reserved, read-only "user.splicefs.stats" with live counters.
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "fs/filesystem.hpp"
+#include "fs/ops.hpp"
+
+namespace splicefs::fs::ops {
+
+namespace {
+constexpr std::string_view kStatsName = "user.splicefs.stats";
+
+bool is_stats(fuse_ino_t ino, const char* name) { return ino == InodeTable::kRootId && name == kStatsName; }
+
+// Answers a size probe (size 0) with the length, otherwise the bytes or ERANGE.
+int reply_bytes(fuse_req_t req, const char* data, std::size_t len, std::size_t size) {
+    if (size == 0) {
+        fuse_reply_xattr(req, len);
+    } else if (len > size) {
+        return ERANGE;
+    } else {
+        fuse_reply_buf(req, data, len);
+    }
+    return 0;
+}
+}  // namespace
+
+int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, std::size_t size,
+             int flags) {
+    const auto inode = fs.inode(ino);
+    if (!inode) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    if (is_stats(ino, name)) return EPERM;
+    if (::setxattr(proc_fd_path(inode->fd.get()).c_str(), name, value, size, flags) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
+    const auto inode = fs.inode(ino);
+    if (!inode) return ESTALE;
+    if (is_stats(ino, name)) {
+        const std::string json = fs.stats.to_json();
+        return reply_bytes(req, json.data(), json.size(), size);
+    }
+    const std::string path = proc_fd_path(inode->fd.get());
+    if (size == 0) {
+        const ssize_t n = ::getxattr(path.c_str(), name, nullptr, 0);
+        if (n < 0) return errno;
+        fuse_reply_xattr(req, static_cast<std::size_t>(n));
+        return 0;
+    }
+    std::vector<char> buf(size);
+    const ssize_t n = ::getxattr(path.c_str(), name, buf.data(), size);
+    if (n < 0) return errno;
+    fuse_reply_buf(req, buf.data(), static_cast<std::size_t>(n));
+    return 0;
+}
+
+int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
+    const auto inode = fs.inode(ino);
+    if (!inode) return ESTALE;
+    const std::string path = proc_fd_path(inode->fd.get());
+    if (size == 0) {
+        const ssize_t n = ::listxattr(path.c_str(), nullptr, 0);
+        if (n < 0) return errno;
+        fuse_reply_xattr(req, static_cast<std::size_t>(n));
+        return 0;
+    }
+    std::vector<char> buf(size);
+    const ssize_t n = ::listxattr(path.c_str(), buf.data(), size);
+    if (n < 0) return errno;
+    fuse_reply_buf(req, buf.data(), static_cast<std::size_t>(n));
+    return 0;
+}
+
+int removexattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name) {
+    const auto inode = fs.inode(ino);
+    if (!inode) return ESTALE;
+    if (fs.config.read_only) return EROFS;
+    if (is_stats(ino, name)) return EPERM;
+    if (::removexattr(proc_fd_path(inode->fd.get()).c_str(), name) != 0) return errno;
+    fuse_reply_err(req, 0);
+    return 0;
+}
+
+}  // namespace splicefs::fs::ops

@@ -1,0 +1,201 @@
+#include "fs/passthrough.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "fs/filesystem.hpp"
+#include "fs/passthrough_wire.hpp"
+
+namespace splicefs::fs {
+
+namespace {
+
+// From include/uapi/linux/fuse.h (7.40); Debian 12's headers predate them.
+struct BackingMap {
+    std::int32_t fd;
+    std::uint32_t flags;
+    std::uint64_t padding;
+};
+constexpr unsigned long kBackingOpen = _IOW(229, 1, BackingMap);
+constexpr unsigned long kBackingClose = _IOW(229, 2, std::uint32_t);
+constexpr long kOverlayfsMagic = 0x794c7630;
+
+// What this worker thread has armed for the reply it is about to write.
+struct InitTicket {
+    bool active = false;
+    bool offered = false;
+    std::uint64_t unique = 0;
+};
+struct OpenTicket {
+    bool active = false;
+    bool amended = false;
+    std::uint32_t opcode = 0;
+    std::int32_t backing_id = 0;
+};
+thread_local InitTicket tl_init;
+thread_local OpenTicket tl_open;
+
+Fs& fs_from(void* userdata) { return *static_cast<Fs*>(userdata); }
+
+std::uint32_t stack_depth_for(const Fs& fs) {
+    struct statfs st {};
+    const auto root = fs.inode(InodeTable::kRootId);
+    // An overlayfs backing already stacks one level.
+    if (root && ::fstatfs(root->fd.get(), &st) == 0 && st.f_type == kOverlayfsMagic) return 2;
+    return 1;
+}
+
+ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
+    const ssize_t n = ::read(fd, buf, len);
+    Fs& fs = fs_from(userdata);
+    if (n > 0 && fs.passthrough_mode.load() == PassthroughMode::AwaitInit) {
+        const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf), static_cast<std::size_t>(n));
+        wire::RequestHeader h;
+        if (wire::parse_request(bytes, h) && h.opcode == wire::kOpInit) {
+            tl_init = InitTicket{true, wire::init_offers_passthrough(bytes), h.unique};
+        }
+    }
+    return n;
+}
+
+std::vector<std::byte> gather(const iovec* iov, int count) {
+    std::vector<std::byte> bytes;
+    for (int i = 0; i < count; ++i) {
+        const auto* p = static_cast<const std::byte*>(iov[i].iov_base);
+        bytes.insert(bytes.end(), p, p + iov[i].iov_len);
+    }
+    return bytes;
+}
+
+ssize_t write_all(int fd, const std::vector<std::byte>& bytes) { return ::write(fd, bytes.data(), bytes.size()); }
+
+ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
+    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
+    Fs& fs = fs_from(userdata);
+    auto bytes = gather(iov, count);
+    std::uint64_t unique = 0;
+    if (tl_init.active && wire::reply_unique(bytes, unique) && unique == tl_init.unique) {
+        tl_init.active = false;
+        if (!tl_init.offered) {
+            fs.passthrough_mode.store(PassthroughMode::Refused);
+            spdlog::warn("passthrough: the kernel does not offer FUSE_PASSTHROUGH (needs Linux 6.9+); "
+                         "using the splice path");
+        } else if (wire::amend_init_reply(bytes, stack_depth_for(fs))) {
+            fs.passthrough_mode.store(PassthroughMode::Ready);
+            spdlog::info("passthrough: offered to the kernel; reads and writes of opened files bypass the daemon");
+        } else {
+            fs.passthrough_mode.store(PassthroughMode::Refused);
+            spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
+        }
+        return write_all(fd, bytes);
+    }
+    if (tl_open.active) {
+        tl_open.active = false;
+        tl_open.amended = wire::amend_open_reply(bytes, tl_open.opcode, tl_open.backing_id);
+        return write_all(fd, bytes);
+    }
+    return ::writev(fd, iov, count);
+}
+
+ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned int flags,
+                         void* /*userdata*/) {
+    return ::splice(fdin, offin, fdout, offout, len, flags);
+}
+
+// Providing both splice hooks keeps libfuse's splice path for files not in passthrough.
+ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned int flags,
+                            void* /*userdata*/) {
+    return ::splice(fdin, offin, fdout, offout, len, flags);
+}
+
+void close_backing(const Fs& fs, std::int32_t id) {
+    auto uid = static_cast<std::uint32_t>(id);
+    if (::ioctl(fs.session_fd.load(), kBackingClose, &uid) != 0) {
+        spdlog::warn("passthrough: closing backing id {} failed: {}", id, std::strerror(errno));
+    }
+}
+}  // namespace
+
+void install_passthrough(fuse_session* se, Fs& fs) {
+    static const fuse_custom_io io{hook_writev, hook_read, hook_splice_receive, hook_splice_send};
+    fs.session_fd.store(fuse_session_fd(se));
+    fs.passthrough_mode.store(PassthroughMode::AwaitInit);
+    if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
+        fs.passthrough_mode.store(PassthroughMode::Refused);
+        spdlog::warn("passthrough: libfuse refused the custom I/O hooks; using the splice path");
+    }
+}
+
+bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
+    if (fs.passthrough_mode.load() == PassthroughMode::Off) return false;
+    const std::lock_guard lock(inode.passthrough.mu);
+    auto& use = inode.passthrough;
+    if (use.opens == 0 && fs.passthrough_mode.load() == PassthroughMode::Ready) {
+        BackingMap map{fd, 0, 0};
+        const int id = ::ioctl(fs.session_fd.load(), kBackingOpen, &map);
+        if (id > 0) {
+            use.backing_id = id;
+        } else if (errno == EPERM && !fs.passthrough_worked.load()) {
+            // The kernel accepted INIT but refuses backing files: it turned passthrough off
+            // silently (writeback cache, stack depth, missing CAP_SYS_ADMIN).
+            fs.passthrough_mode.store(PassthroughMode::Refused);
+            spdlog::warn("passthrough: the kernel refuses backing files (EPERM); using the splice path");
+        } else {
+            spdlog::debug("passthrough: backing open failed ({}); this inode uses the splice path",
+                          std::strerror(errno));
+        }
+    }
+    ++use.opens;
+    if (use.backing_id > 0) {
+        fs.passthrough_worked.store(true);
+        tl_open = OpenTicket{true, false, opcode, use.backing_id};
+        return true;
+    }
+    fs.stats.passthrough_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
+void passthrough_finish(Fs& fs, Inode& inode, bool prepared, bool replied) {
+    if (fs.passthrough_mode.load() == PassthroughMode::Off) return;
+    const bool amended = prepared && tl_open.amended && !tl_open.active;
+    tl_open = OpenTicket{};
+    if (!replied) {
+        passthrough_release(fs, inode);
+        return;
+    }
+    if (prepared && !amended) {
+        // The reply went out without the passthrough flag: from the kernel's view this
+        // inode is open normally, so drop the id before another open tries to share it.
+        const std::lock_guard lock(inode.passthrough.mu);
+        if (inode.passthrough.opens == 1 && inode.passthrough.backing_id > 0) {
+            close_backing(fs, inode.passthrough.backing_id);
+            inode.passthrough.backing_id = 0;
+        }
+        fs.stats.passthrough_fallbacks.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("passthrough: an OPEN reply could not be amended; that open uses the splice path");
+        return;
+    }
+    if (prepared) fs.stats.passthrough_opens.fetch_add(1, std::memory_order_relaxed);
+}
+
+void passthrough_release(Fs& fs, Inode& inode) {
+    if (fs.passthrough_mode.load() == PassthroughMode::Off) return;
+    const std::lock_guard lock(inode.passthrough.mu);
+    auto& use = inode.passthrough;
+    if (use.opens > 0) --use.opens;
+    if (use.opens == 0 && use.backing_id > 0) {
+        close_backing(fs, use.backing_id);
+        use.backing_id = 0;
+    }
+}
+
+}  // namespace splicefs::fs

@@ -1,0 +1,64 @@
+#pragma once
+// Byte-level amendments of libfuse 3.14's INIT, OPEN and CREATE replies that turn on the
+// kernel's FUSE_PASSTHROUGH (Linux 6.9+), which libfuse only exposes from 3.17.
+//
+// Protocol facts (include/uapi/linux/fuse.h, 7.40):
+//  - every reply starts with fuse_out_header {u32 len; i32 error; u64 unique} (16 bytes);
+//  - fuse_init_in: flags at +12, flags2 at +16 (valid when flags has FUSE_INIT_EXT, bit 30);
+//    the kernel offers passthrough with FUSE_PASSTHROUGH = bit 37 = flags2 bit 5;
+//  - fuse_init_out (64 bytes): flags at +12, flags2 at +32, max_stack_depth at +36 (unused[0]
+//    in 3.14's struct). Passthrough is accepted only with FUSE_INIT_EXT kept in flags,
+//    FUSE_WRITEBACK_CACHE (bit 16) cleared, and 1 <= max_stack_depth <= 2;
+//  - fuse_open_out (16 bytes): fh at +0, open_flags at +8, backing_id at +12. It is the whole
+//    OPEN payload and the last 16 bytes of CREATE's (after the 128-byte fuse_entry_out).
+//    FOPEN_PASSTHROUGH is bit 7; KEEP_CACHE, NONSEEKABLE or CACHE_DIR with it fail the open.
+// Every function checks the framing it expects and leaves the bytes alone (returning false)
+// on any surprise, so a mismatch ends in "no passthrough", never in a corrupted reply.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace splicefs::fs::wire {
+
+inline constexpr std::uint32_t kOpInit = 26;
+inline constexpr std::uint32_t kOpOpen = 14;
+inline constexpr std::uint32_t kOpCreate = 35;
+
+inline constexpr std::size_t kOutHeaderSize = 16;
+inline constexpr std::size_t kInHeaderSize = 40;
+inline constexpr std::size_t kInitOutSize = 64;
+inline constexpr std::size_t kEntryOutSize = 128;
+inline constexpr std::size_t kOpenOutSize = 16;
+
+inline constexpr std::uint32_t kInitExt = 1U << 30;
+inline constexpr std::uint32_t kWritebackCache = 1U << 16;
+inline constexpr std::uint32_t kPassthroughFlags2 = 1U << 5;
+
+inline constexpr std::uint32_t kFopenDirectIo = 1U << 0;
+inline constexpr std::uint32_t kFopenNoflush = 1U << 5;
+inline constexpr std::uint32_t kFopenParallelDirectWrites = 1U << 6;
+inline constexpr std::uint32_t kFopenPassthrough = 1U << 7;
+
+struct RequestHeader {
+    std::uint32_t len = 0;
+    std::uint32_t opcode = 0;
+    std::uint64_t unique = 0;
+};
+
+// Parses the fuse_in_header at the start of a request; false if too short.
+bool parse_request(std::span<const std::byte> request, RequestHeader& out);
+
+// Whether a FUSE_INIT request offers passthrough (INIT_EXT set and flags2 bit 5).
+bool init_offers_passthrough(std::span<const std::byte> request);
+
+// The unique id of a reply; false if shorter than a header.
+bool reply_unique(std::span<const std::byte> reply, std::uint64_t& unique);
+
+// Amends a successful INIT reply (header + 64-byte fuse_init_out) to accept passthrough.
+bool amend_init_reply(std::span<std::byte> reply, std::uint32_t max_stack_depth);
+
+// Amends a successful OPEN (payload = fuse_open_out) or CREATE (fuse_entry_out +
+// fuse_open_out) reply to open the file in passthrough mode with backing_id.
+bool amend_open_reply(std::span<std::byte> reply, std::uint32_t opcode, std::int32_t backing_id);
+
+}  // namespace splicefs::fs::wire

@@ -1,0 +1,116 @@
+#include "mount/run.hpp"
+
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <system_error>
+
+#ifdef SPLICEFS_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "core/exit_codes.hpp"
+#include "core/log.hpp"
+#include "fs/fs.hpp"
+#include "mount/checks.hpp"
+#include "mount/fuse_args.hpp"
+#include "mount/fuse_log.hpp"
+#include "mount/session.hpp"
+
+namespace splicefs::mount {
+namespace {
+
+void notify(const char* state) noexcept {
+#ifdef SPLICEFS_HAVE_SYSTEMD
+    // A no-op unless systemd set NOTIFY_SOCKET (Type=notify units).
+    (void)sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+int serve(fuse_session* se, const Config& config) {
+    if (config.single_thread) return fuse_session_loop(se);
+    LoopConfigPtr cfg(fuse_loop_cfg_create());
+    if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
+    fuse_loop_cfg_set_clone_fd(cfg.get(), config.clone_fd ? 1U : 0U);
+    if (config.threads != 0) fuse_loop_cfg_set_max_threads(cfg.get(), config.threads);
+    return fuse_session_loop_mt(se, cfg.get());
+}
+
+SessionPtr new_session(const Config& config, fs::Fs& fs) {
+    FuseArgs args(build_fuse_args(config));
+    FuseLogCapture capture;
+    SessionPtr se(fuse_session_new(args.get(), &fs::lowlevel_ops(), sizeof(fuse_lowlevel_ops), &fs));
+    if (!se) {
+        const std::string why = capture.take();
+        // libfuse rejects -o words it does not know here: that is a bad option, not a setup failure.
+        const bool bad_option =
+            why.find("unknown option") != std::string::npos || why.find("invalid") != std::string::npos;
+        throw ExitError(bad_option ? ExitCode::BadArguments : ExitCode::Setup,
+                        "cannot create the FUSE session" + (why.empty() ? std::string{} : ": " + why));
+    }
+    return se;
+}
+
+}  // namespace
+
+MountGuard::MountGuard(fuse_session* se, const std::filesystem::path& mountpoint) : se_(se) {
+    FuseLogCapture capture;
+    if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
+        std::string why = capture.take();
+        throw ExitError(ExitCode::MountFailed, "cannot mount on " + mountpoint.string() +
+                                                   (why.empty() ? std::string{} : ": " + why));
+    }
+}
+
+int run(Config config) {
+    log::init(config);
+    install_fuse_log_bridge();
+
+    check_backing(config);
+    check_mountpoint(config);
+    check_no_loop(config);
+    check_dev_fuse();
+    raise_nofile_limit();
+
+    fs::FsPtr fs;
+    try {
+        fs = fs::make_fs(config);
+    } catch (const std::system_error& e) {
+        throw ExitError(ExitCode::BadArguments, std::string("cannot open backing directory: ") + e.what());
+    }
+
+    // Released in reverse order: unmount, handlers removed, session destroyed, then fs.
+    SessionPtr se = new_session(config, *fs);
+    SignalHandlers signals(se.get());
+    MountGuard mounted(se.get(), config.mountpoint);
+
+    // Only now that the mount is live: the parent exits 0 once the child has detached.
+    if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
+        throw ExitError(ExitCode::Daemonize, "cannot daemonize");
+    }
+    notify("READY=1");
+    spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
+                 ::getpid(),
+                 config.single_thread ? std::string("single-threaded")
+                 : config.threads     ? std::to_string(config.threads) + " threads max"
+                                      : std::string("multi-threaded"));
+
+    const int rc = serve(se.get(), config);
+    notify("STOPPING=1");
+    fs::log_totals(*fs);
+    int code = to_int(ExitCode::Ok);
+    if (rc > 0) {
+        spdlog::info("stopping on signal {}", rc);  // libfuse reports the signal number
+    } else if (rc < 0) {
+        spdlog::error("session loop failed: {}", std::error_code(-rc, std::generic_category()).message());
+        code = to_int(ExitCode::Runtime);
+    }
+    spdlog::info("unmounting {}", config.mountpoint.string());
+    log::flush();
+    return code;
+}
+
+}  // namespace splicefs::mount

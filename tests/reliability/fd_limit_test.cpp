@@ -1,0 +1,188 @@
+// fd exhaustion. The daemon keeps one O_PATH fd per inode the kernel knows, so a big tree
+// needs many fds: started under a soft RLIMIT_NOFILE of 256 it must raise the limit, walk
+// 100,000 files without an error and give the fds back when the kernel forgets the inodes
+// (drop_caches makes it evict them and send FORGET). Under a hard limit it cannot raise it
+// must fail cleanly and recover.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "rel_util.hpp"
+
+namespace splicefs::reltest {
+namespace {
+
+constexpr int kFdSlack = 8;  // fds the daemon may legitimately add (threads' pipes, log)
+
+std::size_t env_size(const char* name, std::size_t fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : fallback;
+}
+
+// dirs x files empty-ish files made directly in the backing dir.
+void make_tree(const fs::path& root, std::size_t dirs, std::size_t files_per_dir) {
+    for (std::size_t d = 0; d < dirs; ++d) {
+        const fs::path dir = root / ("d" + std::to_string(d));
+        fs::create_directory(dir);
+        for (std::size_t f = 0; f < files_per_dir; ++f) {
+            const std::string name = (dir / ("f" + std::to_string(f))).string();
+            const int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            ASSERT_GE(fd, 0) << name << ": " << std::strerror(errno);
+            if (f % 100 == 0) {
+                ASSERT_EQ(write(fd, name.data(), name.size()), static_cast<ssize_t>(name.size()));
+            }
+            close(fd);
+        }
+    }
+}
+
+struct WalkResult {
+    std::size_t files = 0;
+    std::map<int, std::size_t> errors;  // errno -> count
+    int peak_fds = 0;
+};
+
+// readdir + lstat of every file (and a read of every 100th) through the mount.
+void walk_dir(const fs::path& dir, WalkResult& out, pid_t daemon) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) {
+        ++out.errors[errno];
+        return;
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(d);
+    for (const auto& name : names) {
+        const fs::path p = dir / name;
+        struct stat st {};
+        if (lstat(p.c_str(), &st) != 0) {
+            ++out.errors[errno];
+            continue;
+        }
+        ++out.files;
+        if (st.st_size > 0) {
+            try {
+                const Bytes data = test::read_file(p);
+                if (std::string(data.begin(), data.end()).find(name) == std::string::npos) ++out.errors[-1];
+            } catch (const std::system_error& e) {
+                ++out.errors[e.code().value()];
+            }
+        }
+    }
+    out.peak_fds = std::max(out.peak_fds, fd_count(daemon));
+}
+
+std::string describe(const std::map<int, std::size_t>& errors) {
+    std::string s;
+    for (const auto& [err, n] : errors)
+        s += (err < 0 ? std::string("wrong content") : std::string(std::strerror(err))) + " x" +
+             std::to_string(n) + "; ";
+    return s;
+}
+
+TEST(FdLimit, RaisesSoftLimitAndWalksHundredThousandFiles) {
+    const std::size_t dirs_n = env_size("SPLICEFS_FDWALK_DIRS", 100);
+    const std::size_t files_n = env_size("SPLICEFS_FDWALK_FILES", 1000);
+    rlimit cur{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &cur), 0);
+    Dirs dirs;
+    const auto t0 = std::chrono::steady_clock::now();
+    make_tree(dirs.backing, dirs_n, files_n);
+    const double create_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    Daemon d(dirs.backing, dirs.mnt, dirs.root.path(), {}, rlimit{256, cur.rlim_max});
+    const long soft = soft_nofile_limit(d.pid());
+    EXPECT_TRUE(soft == -2 || soft >= static_cast<long>(std::min<rlim_t>(cur.rlim_max, 1u << 20)))
+        << "daemon did not raise its soft limit from 256: " << soft;
+    struct stat st {};
+    ASSERT_EQ(stat(dirs.mnt.c_str(), &st), 0);
+    const int baseline = fd_count(d.pid());
+
+    // If the hard limit cannot hold one fd per file, let the kernel forget between batches
+    // (as memory pressure would); the report says which way it ran.
+    const std::size_t total = dirs_n * files_n;
+    const bool fits = cur.rlim_max == RLIM_INFINITY || cur.rlim_max > total + 1000;
+    const std::size_t dirs_per_batch =
+        fits ? dirs_n : std::max<std::size_t>(1, static_cast<std::size_t>(cur.rlim_max / 2) / files_n);
+    WalkResult walk;
+    const auto t1 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < dirs_n; ++i) {
+        walk_dir(dirs.mnt / ("d" + std::to_string(i)), walk, d.pid());
+        if (!fits && (i + 1) % dirs_per_batch == 0) wait_fds_at_most(d.pid(), baseline + kFdSlack, 30s);
+    }
+    const double walk_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    EXPECT_EQ(walk.files, total) << describe(walk.errors);
+    EXPECT_TRUE(walk.errors.empty()) << describe(walk.errors) << "\n" << d.log();
+    ASSERT_TRUE(d.alive()) << d.log();
+    if (fits) {
+        EXPECT_GT(walk.peak_fds, 256) << "the walk never needed more than 256 fds?";
+    }
+
+    const auto t2 = std::chrono::steady_clock::now();
+    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s);
+    const double forget_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+    EXPECT_LE(after, baseline + kFdSlack) << "fds not returned after the kernel forgot the inodes";
+
+    std::printf(
+        "[fd-walk] %zu files (%s), create %.1f s, walk %.1f s, daemon soft limit %ld, fds: baseline %d, "
+        "peak %d, after forget %d (%.1f s)\n",
+        total, fits ? "one pass" : "batched: hard limit too low", create_s, walk_s, soft, baseline,
+        walk.peak_fds, after, forget_s);
+    RecordProperty("files", std::to_string(total));
+    RecordProperty("peak_fds", std::to_string(walk.peak_fds));
+    RecordProperty("baseline_fds", std::to_string(baseline));
+    RecordProperty("fds_after_forget", std::to_string(after));
+    const auto status = d.unmount();
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << d.log();
+}
+
+TEST(FdLimit, ExhaustionFailsCleanlyAndRecovers) {
+    Dirs dirs;
+    make_tree(dirs.backing, 5, 400);  // 2000 files against a hard limit of 512
+    Daemon d(dirs.backing, dirs.mnt, dirs.root.path(), {}, rlimit{512, 512});
+    struct stat st {};
+    ASSERT_EQ(stat(dirs.mnt.c_str(), &st), 0);
+    const int baseline = fd_count(d.pid());
+
+    WalkResult walk;
+    for (int i = 0; i < 5; ++i) walk_dir(dirs.mnt / ("d" + std::to_string(i)), walk, d.pid());
+    ASSERT_TRUE(d.alive()) << "daemon died when out of fds\n" << d.log();
+    EXPECT_LE(walk.peak_fds, 512);
+    // Out of fds, lookups must fail with a plain error, not hang or crash.
+    for (const auto& [err, n] : walk.errors) {
+        EXPECT_TRUE(err == EMFILE || err == ENFILE || err == ENOMEM || err == EIO)
+            << (err < 0 ? "wrong content" : std::strerror(err)) << " x" << n;
+    }
+    std::printf("[fd-exhaust] 2000 files at hard limit 512: %zu ok, errors: %s peak fds %d\n", walk.files,
+                describe(walk.errors).c_str(), walk.peak_fds);
+
+    // Once the kernel forgets, the fds come back and everything is reachable again.
+    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s);
+    EXPECT_LE(after, baseline + kFdSlack);
+    WalkResult again;
+    walk_dir(dirs.mnt / "d0", again, d.pid());
+    EXPECT_EQ(again.files, 400u);
+    EXPECT_TRUE(again.errors.empty()) << describe(again.errors);
+    ASSERT_TRUE(d.alive()) << d.log();
+    const auto status = d.unmount();
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << d.log();
+}
+
+}  // namespace
+}  // namespace splicefs::reltest

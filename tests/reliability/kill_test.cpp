@@ -1,0 +1,131 @@
+// The daemon dies (SIGKILL) in the middle of a large write: fsync'ed data survives, the mount
+// answers ENOTCONN, and a new daemon recovers the stale mount (or refuses with
+// --no-recover-stale).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "rel_util.hpp"
+
+namespace splicefs::reltest {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;  // one 1 MiB write(2) per step
+constexpr std::size_t kChunksPerFsync = 4;
+constexpr std::size_t kKillAfter = 24u << 20;  // kill once this much is fsync'ed
+constexpr std::size_t kMaxBytes = 512u << 20;  // the writer never goes beyond
+
+// Byte i of the stream the writer produces (the same at any offset, so a prefix can be checked).
+Bytes stream_bytes(std::size_t off, std::size_t n) {
+    Bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t x = off + i;
+        b[i] = static_cast<unsigned char>((x * 2654435761u) >> 13);
+    }
+    return b;
+}
+
+std::size_t count_lines_with(const std::string& text, const std::string& needle) {
+    std::size_t n = 0, pos = 0;
+    while ((pos = text.find(needle, pos)) != std::string::npos) {
+        ++n;
+        pos += needle.size();
+    }
+    return n;
+}
+
+TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
+    Dirs dirs;
+    std::optional<Daemon> d1(std::in_place, dirs.backing, dirs.mnt, dirs.root.path());
+    const fs::path file = dirs.mnt / "big.bin";
+
+    std::atomic<std::size_t> synced{0};
+    std::atomic<bool> stop{false};
+    std::atomic<int> writer_errno{0};
+    std::thread writer([&] {
+        const test::Fd fd = test::open_fd(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (!fd.valid()) {
+            writer_errno = errno;
+            return;
+        }
+        std::size_t off = 0;
+        std::size_t chunks = 0;
+        while (!stop && off < kMaxBytes) {
+            const Bytes chunk = stream_bytes(off, kChunk);
+            const ssize_t w = pwrite(fd.get(), chunk.data(), chunk.size(), static_cast<off_t>(off));
+            if (w <= 0) {
+                writer_errno = w < 0 ? errno : EIO;
+                return;
+            }
+            off += static_cast<std::size_t>(w);
+            if (++chunks % kChunksPerFsync == 0) {
+                if (fsync(fd.get()) != 0) {
+                    writer_errno = errno;
+                    return;
+                }
+                synced = off;  // only after fsync returned
+            }
+        }
+    });
+    const bool reached = wait_until([&] { return synced.load() >= kKillAfter || writer_errno != 0; }, 60s);
+    d1->kill_hard();  // while the writer is still issuing 1 MiB writes
+    stop = true;
+    writer.join();
+    ASSERT_TRUE(reached) << "writer too slow";
+    ASSERT_EQ(writer_errno.load() == 0 || writer_errno.load() == ENOTCONN || writer_errno.load() == EIO ||
+                  writer_errno.load() == ECONNABORTED,
+              true)
+        << "writer failed before the kill: " << std::strerror(writer_errno.load());
+
+    // Every fsync'ed byte is in the backing file.
+    const std::size_t n = synced.load();
+    const Bytes backing = test::read_file(dirs.backing / "big.bin");
+    ASSERT_GE(backing.size(), n);
+    const Bytes want = stream_bytes(0, n);
+    const Bytes got(backing.begin(), backing.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_EQ(test::first_difference(got, want), n) << "fsync'ed data lost or corrupt";
+    RecordProperty("fsynced_bytes_before_kill", std::to_string(n));
+    RecordProperty("backing_bytes_after_kill", std::to_string(backing.size()));
+
+    // The dead mount: Transport endpoint is not connected.
+    struct stat st {};
+    errno = 0;
+    EXPECT_EQ(stat(dirs.mnt.c_str(), &st), -1);
+    EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
+    EXPECT_TRUE(test::is_splicefs_mounted(dirs.mnt));
+
+    // --no-recover-stale: a clear one-line refusal and a non-zero exit.
+    const RunResult refused =
+        run_splicefs({"-f", "--no-recover-stale", dirs.backing.string(), dirs.mnt.string()});
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("not connected"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("fusermount3 -u"), std::string::npos) << refused.output;
+    EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
+    errno = 0;
+    EXPECT_EQ(stat(dirs.mnt.c_str(), &st), -1) << "the refusing run must leave the mount alone";
+    EXPECT_EQ(errno, ENOTCONN);
+
+    // Default: recognises the stale mount, says so once, mounts afresh.
+    Daemon d2(dirs.backing, dirs.mnt, dirs.root.path());
+    EXPECT_EQ(count_lines_with(d2.output(), "dead FUSE mount"), 1u) << d2.log();
+    const Bytes through = test::read_file(file);
+    EXPECT_EQ(through.size(), backing.size());
+    EXPECT_EQ(test::first_difference(through, backing), backing.size());
+    test::write_file(dirs.mnt / "after.txt", "works again");
+    EXPECT_EQ(test::read_file(dirs.backing / "after.txt"), test::to_bytes("works again"));
+    const auto status = d2.unmount();
+    ASSERT_TRUE(status.has_value()) << d2.log();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << d2.log();
+    EXPECT_FALSE(test::is_splicefs_mounted(dirs.mnt)) << "the stale mount must be gone too";
+}
+
+}  // namespace
+}  // namespace splicefs::reltest
