@@ -1,5 +1,7 @@
 #include "fs/credentials.hpp"
 
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,10 +26,21 @@ bool raw_setfsgid(gid_t gid) {
     ::syscall(SYS_setfsgid, gid);
     return static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
 }
+
+// The umask belongs to the fs_struct that threads share; a worker that unshares it once can
+// then set its own umask per request.
+bool thread_has_own_umask() {
+    thread_local const bool own = ::unshare(CLONE_FS) == 0;
+    return own;
+}
 }  // namespace
 
-CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req) : fs_(fs) {
+CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask) : fs_(fs) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
+    if (umask == Umask::Caller && fs.kernel_leaves_umask.load(std::memory_order_relaxed) && thread_has_own_umask()) {
+        ::umask(ctx->umask);
+        umask_set_ = true;
+    }
     if (!fs.daemon_is_root || (ctx->uid == 0 && ctx->gid == 0)) return;
 
     // FUSE passes no supplementary groups; libfuse reads them from /proc/PID/status.
@@ -43,6 +56,7 @@ CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req) : fs_(fs) {
 }
 
 CallerCredentials::~CallerCredentials() {
+    if (umask_set_) ::umask(0);
     if (!switched_) return;
     raw_setfsuid(0);
     raw_setfsgid(0);

@@ -13,9 +13,13 @@ class Fs;
 
 class CallerCredentials {
 public:
+    enum class Umask { Keep, Caller };
+
     // Switches fsuid, fsgid and supplementary groups to the caller's when the daemon runs as
-    // root and the caller is someone else; otherwise does nothing.
-    CallerCredentials(const Fs& fs, fuse_req_t req);
+    // root and the caller is someone else. With Umask::Caller the worker thread also takes the
+    // caller's umask, which the kernel leaves to us (FUSE_CAP_DONT_MASK) so that the backing
+    // fs can apply a default ACL instead of the umask, as it would for the caller.
+    CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask = Umask::Keep);
     ~CallerCredentials();
     CallerCredentials(const CallerCredentials&) = delete;
     CallerCredentials& operator=(const CallerCredentials&) = delete;
@@ -26,6 +30,7 @@ public:
 private:
     const Fs& fs_;
     bool switched_ = false;
+    bool umask_set_ = false;
     int error_ = 0;
 };
 

@@ -38,6 +38,8 @@ public:
     std::atomic<bool> splice_reads_live{false};
     std::atomic<bool> splice_writes_live{false};
     std::atomic<std::size_t> max_request{0};
+    // FUSE_CAP_DONT_MASK is on: modes arrive unmasked and the caller's umask is ours to apply.
+    std::atomic<bool> kernel_leaves_umask{false};
 
     // Kernel passthrough (passthrough.hpp): the mode, the session fd the ioctls go to, and
     // whether any backing file was accepted yet (an EPERM after that is per inode).

@@ -107,7 +107,7 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     if (fs.config.read_only) return EROFS;
     sys::UniqueFd fd;
     {
-        const CallerCredentials creds(fs, req);
+        const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
         fd.reset(::openat(dir->fd.get(), name, backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
         if (!fd) return errno;

@@ -10,6 +10,7 @@
 
 #include "fs/filesystem.hpp"
 #include "fs/ops.hpp"
+#include "fs/tuning.hpp"
 #include "sys/fd.hpp"
 
 namespace splicefs::fs::ops {
@@ -82,7 +83,19 @@ void init(Fs& fs, fuse_conn_info* conn) {
     want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
     want(conn, FUSE_CAP_PARALLEL_DIROPS, true);
     want(conn, FUSE_CAP_ASYNC_DIO, true);
+    // POSIX ACLs: the kernel enforces access ACLs (with default_permissions) and leaves the
+    // umask to us, so that a default ACL on the backing parent replaces it as it would natively.
+    const bool acl = c.default_permissions && (conn->capable & FUSE_CAP_POSIX_ACL) != 0 &&
+                     (conn->capable & FUSE_CAP_DONT_MASK) != 0;
+    want(conn, FUSE_CAP_POSIX_ACL, acl);
+    want(conn, FUSE_CAP_DONT_MASK, acl);
+    fs.kernel_leaves_umask.store((conn->want & FUSE_CAP_DONT_MASK) != 0);
     conn->time_gran = 1;
+    // More background requests in flight: readahead and writeback of one file proceed in
+    // parallel instead of waiting behind the kernel's default of 12 (FAST'17).
+    const auto& knobs = tuning::knobs();
+    if (knobs.max_background != 0) conn->max_background = knobs.max_background;
+    if (knobs.congestion_threshold != 0) conn->congestion_threshold = knobs.congestion_threshold;
 
     const bool reads = (conn->want & FUSE_CAP_SPLICE_WRITE) != 0;
     const bool writes = (conn->want & FUSE_CAP_SPLICE_READ) != 0;

@@ -17,12 +17,13 @@ namespace splicefs::fs::ops {
 namespace {
 // Runs make(dirfd) as the caller, then answers with the new entry.
 template <typename Make>
-int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Make make) {
+int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Make make,
+                CallerCredentials::Umask umask = CallerCredentials::Umask::Caller) {
     const auto dir = fs.inode(parent);
     if (!dir) return ESTALE;
     if (fs.config.read_only) return EROFS;
     {
-        const CallerCredentials creds(fs, req);
+        const CallerCredentials creds(fs, req, umask);
         if (creds.error() != 0) return creds.error();
         if (make(dir->fd.get()) != 0) return errno;
     }
@@ -42,7 +43,9 @@ int mkdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
 }
 
 int symlink(Fs& fs, fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
-    return create_node(fs, req, parent, name, [&](int dirfd) { return ::symlinkat(link, dirfd, name); });
+    return create_node(
+        fs, req, parent, name, [&](int dirfd) { return ::symlinkat(link, dirfd, name); },
+        CallerCredentials::Umask::Keep);  // symlinks are always 0777
 }
 
 int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {

@@ -13,6 +13,7 @@
 #include "core/exit_codes.hpp"
 #include "core/log.hpp"
 #include "fs/fs.hpp"
+#include "fs/tuning.hpp"
 #include "mount/checks.hpp"
 #include "mount/fuse_args.hpp"
 #include "mount/fuse_log.hpp"
@@ -54,14 +55,36 @@ SessionPtr new_session(const Config& config, fs::Fs& fs) {
     return se;
 }
 
+int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
+    notify("READY=1");
+    // Needs the live mount and a thread that survives daemonizing: hence here, not in init().
+    fs::tuning::set_readahead_after_init(config.mountpoint, fs::tuning::knobs().readahead_kb);
+    spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
+                 ::getpid(),
+                 config.single_thread ? std::string("single-threaded")
+                 : config.threads     ? std::to_string(config.threads) + " threads max"
+                                      : std::string("multi-threaded"));
+    const int rc = serve(se, config);
+    notify("STOPPING=1");
+    fs::log_totals(fs);
+    if (rc > 0) {
+        spdlog::info("stopping on signal {}", rc);  // libfuse reports the signal number
+    } else if (rc < 0) {
+        spdlog::error("session loop failed: {}", std::error_code(-rc, std::generic_category()).message());
+        return to_int(ExitCode::Runtime);
+    }
+    return to_int(ExitCode::Ok);
+}
+
 }  // namespace
 
-MountGuard::MountGuard(fuse_session* se, const std::filesystem::path& mountpoint) : se_(se) {
+MountGuard::MountGuard(fuse_session* se, const std::filesystem::path& mountpoint, const std::string& hint)
+    : se_(se) {
     FuseLogCapture capture;
     if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
         std::string why = capture.take();
         throw ExitError(ExitCode::MountFailed, "cannot mount on " + mountpoint.string() +
-                                                   (why.empty() ? std::string{} : ": " + why));
+                                                   (why.empty() ? std::string{} : ": " + why) + hint);
     }
 }
 
@@ -85,27 +108,24 @@ int run(Config config) {
     // Released in reverse order: unmount, handlers removed, session destroyed, then fs.
     SessionPtr se = new_session(config, *fs);
     SignalHandlers signals(se.get());
-    MountGuard mounted(se.get(), config.mountpoint);
+    MountGuard mounted(se.get(), config.mountpoint,
+                       config.allow_other && ::geteuid() != 0
+                           ? " (allow_other for non-root users needs user_allow_other in /etc/fuse.conf)"
+                           : "");
 
     // Only now that the mount is live: the parent exits 0 once the child has detached.
     if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
         throw ExitError(ExitCode::Daemonize, "cannot daemonize");
     }
-    notify("READY=1");
-    spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
-                 ::getpid(),
-                 config.single_thread ? std::string("single-threaded")
-                 : config.threads     ? std::to_string(config.threads) + " threads max"
-                                      : std::string("multi-threaded"));
-
-    const int rc = serve(se.get(), config);
-    notify("STOPPING=1");
-    fs::log_totals(*fs);
+    // From here stderr may be /dev/null: failures go to the log (file/syslog) as well.
     int code = to_int(ExitCode::Ok);
-    if (rc > 0) {
-        spdlog::info("stopping on signal {}", rc);  // libfuse reports the signal number
-    } else if (rc < 0) {
-        spdlog::error("session loop failed: {}", std::error_code(-rc, std::generic_category()).message());
+    try {
+        code = serve_and_report(se.get(), config, *fs);
+    } catch (const ExitError& e) {
+        spdlog::critical("{}", e.what());
+        code = to_int(e.code());
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
         code = to_int(ExitCode::Runtime);
     }
     spdlog::info("unmounting {}", config.mountpoint.string());

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "core/exit_codes.hpp"
 
@@ -39,7 +40,8 @@ private:
 // The live mount: fuse_session_mount in the constructor, fuse_session_unmount at the end.
 class MountGuard {
 public:
-    MountGuard(fuse_session* se, const std::filesystem::path& mountpoint);  // throws ExitError(4)
+    // Throws ExitError(4); `hint` is appended to the message when mounting fails.
+    MountGuard(fuse_session* se, const std::filesystem::path& mountpoint, const std::string& hint = {});
     MountGuard(const MountGuard&) = delete;
     MountGuard& operator=(const MountGuard&) = delete;
     ~MountGuard() { fuse_session_unmount(se_); }

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "harness.hpp"
@@ -122,6 +124,16 @@ TEST_P(OnMount, RandomOperations) {
         {
             Recorder r(roots.mounted, mounted, pair.start());
             run_ops(r, ops);
+        }
+        if (steps != nullptr) {  // a top-level round (not a shrink trial): say how much it did
+            const auto failed = std::count_if(native.begin(), native.end(),
+                                              [](const Step& st) { return st.result.rfind("-1 ", 0) == 0; });
+            if (const char* dump = std::getenv("POSIX_RANDOM_DUMP"); dump != nullptr && *dump != '\0') {
+                std::ofstream out(dump, std::ios::app);  // the native trace, for inspection
+                for (const auto& st : native) out << st.op << " = " << st.result << "\n";
+            }
+            std::cout << "[ random   ] " << ops.size() << " ops, " << native.size() << " steps, " << failed
+                      << " returned an error\n";
         }
         std::string rep = compare(native, mounted);
         if (rep.empty()) {

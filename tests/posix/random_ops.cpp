@@ -91,7 +91,7 @@ std::vector<RandomOp> generate_ops(std::uint64_t seed, std::size_t count) {
         RandomOp op;
         // Weighted: data operations and opens are the most frequent.
         const long w = pick(100);
-        if (w < 12)
+        if (w < 14)
             op.kind = kOpen;
         else if (w < 17)
             op.kind = kClose;
@@ -105,8 +105,10 @@ std::vector<RandomOp> generate_ops(std::uint64_t seed, std::size_t count) {
             op.kind = kPread;
         else
             op.kind = static_cast<int>(kSeek + pick(kKinds - kSeek));
-        op.a = static_cast<int>(pick(static_cast<long>(kPaths.size())));
-        op.b = static_cast<int>(pick(static_cast<long>(kPaths.size())));
+        // Mostly names whose parent exists; now and then one below a file or a missing dir.
+        auto path = [&] { return static_cast<int>(pick(10) < 9 ? pick(8) : 8 + pick(2)); };
+        op.a = path();
+        op.b = path();
         switch (op.kind) {
             case kOpen:
                 op.x = pick(kOpenFlags.size());
@@ -178,7 +180,24 @@ std::string describe(const RandomOp& op) {
 void run_ops(Recorder& r, const std::vector<RandomOp>& ops, std::vector<std::size_t>* step_of_op) {
     std::array<int, kSlots> slot{};
     slot.fill(-1);
-    auto h = [&](int s) { return slot[static_cast<std::size_t>(s % kSlots)]; };
+    // Handle operations use slot s, or the next slot holding an open handle, so that most of
+    // them act on a file (both sides have the same open slots until they diverge).
+    auto slot_of = [&](int s) {
+        for (int k = 0; k < kSlots; ++k) {
+            const auto i = static_cast<std::size_t>((s + k) % kSlots);
+            if (r.ok(slot[i])) return i;
+        }
+        return static_cast<std::size_t>(s % kSlots);
+    };
+    auto h = [&](int s) { return slot[slot_of(s)]; };
+    // A starting tree: two directories and two files with content.
+    r.mkdir("d", 0755);
+    r.mkdir("e", 0755);
+    for (const char* name : {"a", "d/a"}) {
+        const int fd = r.open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        r.write(fd, data_for(name[0], 70000));
+        r.close(fd);
+    }
     static const char* const kXattrNames[] = {"user.one", "user.two", "user.three"};
     // Long random histories fragment files; st_blocks then counts extent-tree blocks whose
     // number depends on where the allocator found space, not on POSIX.
@@ -192,14 +211,16 @@ void run_ops(Recorder& r, const std::vector<RandomOp>& ops, std::vector<std::siz
         switch (op.kind) {
             case kOpen: {
                 const auto k = static_cast<std::size_t>(op.y % kSlots);
-                if (slot[k] >= 0) r.close(slot[k]);
+                if (r.ok(slot[k])) r.close(slot[k]);
                 slot[k] = r.open(pa, kOpenFlags[static_cast<std::size_t>(op.x)], 0644);
                 break;
             }
-            case kClose:
-                r.close(h(s));
-                slot[static_cast<std::size_t>(s)] = -1;
+            case kClose: {
+                const auto i = slot_of(s);
+                r.close(slot[i]);
+                slot[i] = -1;
                 break;
+            }
             case kWrite:
                 r.write(h(s), data_for(op.y, op.x));
                 break;

@@ -23,7 +23,7 @@
 namespace splicefs::reltest {
 namespace {
 
-constexpr int kFdSlack = 8;  // fds the daemon may legitimately add (threads' pipes, log)
+constexpr int kFdSlack = 0;  // counted: fds into the backing tree only (no pipes, no /dev/fuse)
 
 std::size_t env_size(const char* name, std::size_t fallback) {
     const char* v = std::getenv(name);
@@ -110,7 +110,7 @@ TEST(FdLimit, RaisesSoftLimitAndWalksHundredThousandFiles) {
         << "daemon did not raise its soft limit from 256: " << soft;
     struct stat st {};
     ASSERT_EQ(stat(dirs.mnt.c_str(), &st), 0);
-    const int baseline = fd_count(d.pid());
+    const int baseline = fd_count(d.pid(), dirs.backing);
 
     // If the hard limit cannot hold one fd per file, let the kernel forget between batches
     // (as memory pressure would); the report says which way it ran.
@@ -122,7 +122,8 @@ TEST(FdLimit, RaisesSoftLimitAndWalksHundredThousandFiles) {
     const auto t1 = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < dirs_n; ++i) {
         walk_dir(dirs.mnt / ("d" + std::to_string(i)), walk, d.pid());
-        if (!fits && (i + 1) % dirs_per_batch == 0) wait_fds_at_most(d.pid(), baseline + kFdSlack, 30s);
+        if (!fits && (i + 1) % dirs_per_batch == 0)
+            wait_fds_at_most(d.pid(), baseline + kFdSlack, 30s, dirs.backing);
     }
     const double walk_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     EXPECT_EQ(walk.files, total) << describe(walk.errors);
@@ -133,7 +134,7 @@ TEST(FdLimit, RaisesSoftLimitAndWalksHundredThousandFiles) {
     }
 
     const auto t2 = std::chrono::steady_clock::now();
-    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s);
+    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s, dirs.backing);
     const double forget_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
     EXPECT_LE(after, baseline + kFdSlack) << "fds not returned after the kernel forgot the inodes";
 
@@ -157,7 +158,7 @@ TEST(FdLimit, ExhaustionFailsCleanlyAndRecovers) {
     Daemon d(dirs.backing, dirs.mnt, dirs.root.path(), {}, rlimit{512, 512});
     struct stat st {};
     ASSERT_EQ(stat(dirs.mnt.c_str(), &st), 0);
-    const int baseline = fd_count(d.pid());
+    const int baseline = fd_count(d.pid(), dirs.backing);
 
     WalkResult walk;
     for (int i = 0; i < 5; ++i) walk_dir(dirs.mnt / ("d" + std::to_string(i)), walk, d.pid());
@@ -172,7 +173,7 @@ TEST(FdLimit, ExhaustionFailsCleanlyAndRecovers) {
                 describe(walk.errors).c_str(), walk.peak_fds);
 
     // Once the kernel forgets, the fds come back and everything is reachable again.
-    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s);
+    const int after = wait_fds_at_most(d.pid(), baseline + kFdSlack, 60s, dirs.backing);
     EXPECT_LE(after, baseline + kFdSlack);
     WalkResult again;
     walk_dir(dirs.mnt / "d0", again, d.pid());

@@ -50,7 +50,8 @@ TEST_P(ReadOnly, EveryMutationIsErofsAndBackingIsUnchanged) {
     fs::create_directory(mount.b("e"));
     ASSERT_EQ(symlink("f", mount.b("l").c_str()), 0);
     const auto before = snapshot_tree(mount.backing());
-    const auto* entry = test::find_mount(test::read_mountinfo(), mount.mnt());
+    const auto mounts = test::read_mountinfo();
+    const auto* entry = test::find_mount(mounts, mount.mnt());
     ASSERT_NE(entry, nullptr);
     RecordProperty("mount_options", entry->mount_options);
 

@@ -227,12 +227,38 @@ Tmpfs::~Tmpfs() {
     if (umount(where_.c_str()) != 0) umount2(where_.c_str(), MNT_DETACH);
 }
 
-int fd_count(pid_t pid) {
+int fd_count(pid_t pid, const fs::path& under) {
     const fs::path dir = "/proc/" + std::to_string(pid) + "/fd";
+    const std::string prefix = under.empty() ? std::string() : under.string() + "/";
     std::error_code ec;
     int n = 0;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) ++n;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!prefix.empty()) {
+            std::error_code ec2;
+            const std::string target = fs::read_symlink(it->path(), ec2).string() + "/";
+            if (target.rfind(prefix, 0) != 0) continue;
+        }
+        ++n;
+    }
     return ec ? -1 : n;
+}
+
+std::string fd_targets(pid_t pid) {
+    const fs::path dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::string out;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code ec2;
+        out += it->path().filename().string() + " -> " + fs::read_symlink(it->path(), ec2).string() + "\n";
+    }
+    return out;
+}
+
+std::string stats_json(const fs::path& mnt) {
+    std::string buf(1 << 16, '\0');
+    const ssize_t n = getxattr(mnt.c_str(), "user.splicefs.stats", buf.data(), buf.size());
+    buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return buf;
 }
 
 long status_kb(pid_t pid, const std::string& field) {
@@ -264,15 +290,15 @@ void drop_caches() {
     out << "2\n";
 }
 
-int wait_fds_at_most(pid_t pid, int target, std::chrono::seconds timeout) {
+int wait_fds_at_most(pid_t pid, int target, std::chrono::seconds timeout, const fs::path& under) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int n = fd_count(pid);
+    int n = fd_count(pid, under);
     while (n > target && std::chrono::steady_clock::now() < deadline) {
         drop_caches();
         // FORGETs arrive asynchronously; give them a moment before dropping again.
         for (int i = 0; i < 10 && n > target; ++i) {
             std::this_thread::sleep_for(100ms);
-            n = fd_count(pid);
+            n = fd_count(pid, under);
         }
     }
     return n;

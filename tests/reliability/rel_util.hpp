@@ -69,12 +69,18 @@ private:
     fs::path where_;
 };
 
-[[nodiscard]] int fd_count(pid_t pid);                              // entries in /proc/PID/fd, -1 if gone
+// Entries in /proc/PID/fd (-1 if gone); with `under`, only those pointing below it (the
+// daemon's inode and handle fds, not its per-thread pipes or /dev/fuse).
+[[nodiscard]] int fd_count(pid_t pid, const fs::path& under = {});
 [[nodiscard]] long status_kb(pid_t pid, const std::string& field);  // "VmHWM", "VmRSS"; -1 if gone
 [[nodiscard]] long soft_nofile_limit(pid_t pid);                    // from /proc/PID/limits
+// "fd -> target" lines of /proc/PID/fd, for failure messages about leaks.
+[[nodiscard]] std::string fd_targets(pid_t pid);
+// The daemon's live counters (getxattr user.splicefs.stats on the mount root); "" on error.
+[[nodiscard]] std::string stats_json(const fs::path& mnt);
 void drop_caches();  // echo 2 > /proc/sys/vm/drop_caches: evicts dentries/inodes -> FORGETs
-// Drops caches every second until the daemon's fd count is <= target; returns the last count.
-int wait_fds_at_most(pid_t pid, int target, std::chrono::seconds timeout);
+// Drops caches every second until fd_count(pid, under) <= target; returns the last count.
+int wait_fds_at_most(pid_t pid, int target, std::chrono::seconds timeout, const fs::path& under = {});
 
 // Polls pred every 20 ms until true or timeout.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

@@ -55,7 +55,8 @@ struct Case {
 TEST_F(AllowOther, OtherUserGetsOnlyWhatBackingPermissionsAllow) {
     // The temp root is 0700 (mkdtemp); let nobody reach mnt/ and backing/.
     ASSERT_EQ(chmod(mount().root().c_str(), 0755), 0);
-    const auto* entry = test::find_mount(test::read_mountinfo(), mount().mnt());
+    const auto mounts = test::read_mountinfo();
+    const auto* entry = test::find_mount(mounts, mount().mnt());
     ASSERT_NE(entry, nullptr);
     EXPECT_TRUE(test::has_option(entry->super_options, "default_permissions")) << entry->super_options;
     EXPECT_TRUE(test::has_option(entry->super_options, "allow_other")) << entry->super_options;
@@ -210,7 +211,7 @@ TEST(DotDot, RootParentIsTheMountsParent) {
     ASSERT_EQ(stat((mount.mnt() / "..").c_str(), &st), 0);
     EXPECT_EQ(st.st_dev, parent.st_dev);
     EXPECT_EQ(st.st_ino, parent.st_ino);
-    const test::Fd root_fd = test::open_fd(mount.mnt(), O_RDONLY | O_DIRECTORY);
+    test::Fd root_fd = test::open_fd(mount.mnt(), O_RDONLY | O_DIRECTORY);
     ASSERT_TRUE(root_fd.valid());
     ASSERT_EQ(fstatat(root_fd.get(), "..", &st, 0), 0);
     EXPECT_EQ(st.st_ino, parent.st_ino);
@@ -223,6 +224,7 @@ TEST(DotDot, RootParentIsTheMountsParent) {
     errno = 0;
     EXPECT_EQ(fstatat(root_fd.get(), "beside_backing", &st, AT_SYMLINK_NOFOLLOW), -1);
     EXPECT_EQ(errno, ENOENT);
+    root_fd.reset();  // a busy mount would refuse fusermount3 -u
     const auto names = test::list_dir(mount.mnt());
     EXPECT_EQ(names.size(), 1u);
     EXPECT_EQ(names.count("a"), 1u);

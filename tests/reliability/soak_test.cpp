@@ -292,7 +292,9 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
     Daemon d(dirs.backing, dirs.mnt, dirs.root.path(), env_args("SPLICEFS_SOAK_ARGS"));
     for (int i = 0; i < kDirs; ++i) ASSERT_EQ(mkdir((dirs.mnt / ("d" + std::to_string(i))).c_str(), 0755), 0);
     test::write_file(dirs.mnt / "shared.log", "");
-    const int baseline = fd_count(d.pid());
+    const int baseline = fd_count(d.pid(), dirs.backing);
+    const int baseline_all = fd_count(d.pid());
+    const std::string baseline_fds = fd_targets(d.pid());
 
     std::vector<pid_t> pids;
     for (int w = 0; w < workers; ++w) {
@@ -316,7 +318,7 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
     std::size_t done = 0;
     std::vector<int> codes(pids.size(), -1);
     while (done < pids.size()) {
-        peak_fds = std::max(peak_fds, fd_count(d.pid()));
+        peak_fds = std::max(peak_fds, fd_count(d.pid(), dirs.backing));
         for (std::size_t i = 0; i < pids.size(); ++i) {
             int status = 0;
             if (codes[i] == -1 && waitpid(pids[i], &status, WNOHANG) == pids[i]) {
@@ -400,12 +402,18 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
     const long hwm = status_kb(d.pid(), "VmHWM");
     EXPECT_GT(hwm, 0);
     EXPECT_LT(hwm, kMaxRssKb) << "daemon peak RSS";
-    const int after = wait_fds_at_most(d.pid(), baseline + 2, 60s);
-    EXPECT_LE(after, baseline + 2) << "fd leak: baseline " << baseline << ", now " << after;
+    const int after = wait_fds_at_most(d.pid(), baseline, 60s, dirs.backing);
+    const int after_all = fd_count(d.pid());
+    EXPECT_LE(after, baseline) << "fd leak: baseline " << baseline << ", now " << after << "\nbaseline:\n"
+                               << baseline_fds << "now:\n"
+                               << fd_targets(d.pid()) << stats_json(dirs.mnt);
 
-    std::printf("[soak] %ld s, %d workers, %" PRIu64 " ops, %zu files verified, %" PRIu64
-                " appended records; daemon VmHWM %ld KiB, fds baseline %d peak %d after %d\n",
-                seconds, workers, ops, checked, records_total, hwm, baseline, peak_fds, after);
+    std::printf(
+        "[soak] %ld s, %d workers, %" PRIu64 " ops, %zu files verified, %" PRIu64
+        " appended records; daemon VmHWM %ld KiB; backing fds: baseline %d peak %d after %d; all fds: "
+        "baseline %d after %d\n",
+        seconds, workers, ops, checked, records_total, hwm, baseline, peak_fds, after, baseline_all,
+        after_all);
     RecordProperty("ops", std::to_string(ops));
     RecordProperty("vmhwm_kb", std::to_string(hwm));
     RecordProperty("peak_fds", std::to_string(peak_fds));

@@ -1,0 +1,95 @@
+#include "fs/tuning.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/statfs.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <thread>
+
+namespace splicefs::fs::tuning {
+
+namespace {
+std::optional<unsigned long> env_number(const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long n = std::strtoul(v, &end, 10);
+    if (errno != 0 || end == nullptr || *end != '\0') {
+        spdlog::warn("ignoring {}={}: not a number", name, v);
+        return std::nullopt;
+    }
+    return n;
+}
+
+Knobs load() {
+    Knobs k;
+    if (auto n = env_number("SPLICEFS_TUNE_READAHEAD_KB")) k.readahead_kb = static_cast<unsigned>(*n);
+    if (auto n = env_number("SPLICEFS_TUNE_MAX_BACKGROUND")) k.max_background = static_cast<unsigned>(*n);
+    if (auto n = env_number("SPLICEFS_TUNE_CONGESTION")) k.congestion_threshold = static_cast<unsigned>(*n);
+    if (auto n = env_number("SPLICEFS_TUNE_FAST_CAP")) k.fast_capability_probe = *n != 0;
+    return k;
+}
+
+// mountinfo escapes space, tab, newline and backslash as octal.
+std::string unescape(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            const std::string oct(s.substr(i + 1, 3));
+            out += static_cast<char>(std::stoi(oct, nullptr, 8));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+}  // namespace
+
+const Knobs& knobs() {
+    static const Knobs k = load();
+    return k;
+}
+
+std::optional<std::string> mount_device(const std::filesystem::path& mountpoint) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    std::optional<std::string> found;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, dev, root, mnt;
+        if (!(fields >> id >> parent >> dev >> root >> mnt)) continue;
+        if (unescape(mnt) == mountpoint.string()) found = dev;  // the last one is on top
+    }
+    return found;
+}
+
+void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned kb) {
+    if (kb == 0) return;
+    const auto dev = mount_device(mountpoint);
+    if (!dev) {
+        spdlog::warn("readahead: {} not found in mountinfo", mountpoint.string());
+        return;
+    }
+    const std::string knob = "/sys/class/bdi/" + *dev + "/read_ahead_kb";
+    std::thread([mountpoint, knob, kb] {
+        struct statfs st {};
+        // Blocks until the kernel has the INIT reply (requests wait for it), then answers.
+        if (::statfs(mountpoint.c_str(), &st) != 0) return;
+        std::ofstream out(knob);
+        out << kb << '\n';
+        out.flush();
+        if (out) {
+            spdlog::info("readahead of the mount set to {} KiB ({})", kb, knob);
+        } else {
+            spdlog::warn("cannot write {} (readahead stays at the kernel default)", knob);
+        }
+    }).detach();
+}
+
+}  // namespace splicefs::fs::tuning

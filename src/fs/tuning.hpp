@@ -1,0 +1,40 @@
+#pragma once
+// Data-path tuning that the INIT reply cannot express: the readahead of the mount's backing
+// device info (bdi), and the knobs of the INIT negotiation with their measured defaults.
+// Each default can be overridden for experiments by an environment variable (SPLICEFS_TUNE_*),
+// read once at start; see the README's performance section for the measurements behind them.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace splicefs::fs::tuning {
+
+struct Knobs {
+    // Kernel readahead of the FUSE bdi in KiB (0 = leave the kernel's 128 KiB). Larger windows
+    // give fewer, larger READ requests for sequential reads; random reads are not affected
+    // (the kernel reads only the requested pages when it sees no sequential pattern).
+    unsigned readahead_kb = 0;
+    // Background (readahead, writeback, async direct I/O) requests in flight, and the level at
+    // which the bdi reports congestion. The kernel default is 12 / 9.
+    unsigned max_background = 0;
+    unsigned congestion_threshold = 0;
+    // Answer the kernel's security.capability probe (sent before every write()) without a
+    // backing syscall when the backing fs has no file capabilities on that inode.
+    bool fast_capability_probe = false;
+};
+
+// The knobs in effect: defaults, then SPLICEFS_TUNE_READAHEAD_KB, SPLICEFS_TUNE_MAX_BACKGROUND,
+// SPLICEFS_TUNE_CONGESTION, SPLICEFS_TUNE_FAST_CAP (0/1).
+[[nodiscard]] const Knobs& knobs();
+
+// "0:NN", the device of the FUSE mount at `mountpoint`, read from /proc/self/mountinfo (no
+// access to the mount itself, which may not answer before INIT); nullopt if not found.
+[[nodiscard]] std::optional<std::string> mount_device(const std::filesystem::path& mountpoint);
+
+// Raises the mount's bdi readahead once the kernel has processed INIT (the INIT reply would
+// clamp an earlier setting back to what the kernel offered). Runs in a detached thread that
+// waits for INIT with a statfs() on the mount; call after daemonizing, before the loop.
+void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned kb);
+
+}  // namespace splicefs::fs::tuning
