@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/parse.hpp"
+#include "cli/stats_command.hpp"
 #include "core/exit_codes.hpp"
 #include "core/log.hpp"
 #include "mount/run.hpp"
@@ -33,8 +34,9 @@ int fail(splicefs::ExitCode code, const std::string& message) {
 int main(int argc, char** argv) {
     using splicefs::cli::Action;
     try {
-        auto parsed = splicefs::cli::parse_command_line(
-            std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
+        const std::span<const char* const> args(argv, static_cast<std::size_t>(argc));
+        if (splicefs::cli::is_stats_command(args)) return splicefs::cli::run_stats_command(args);
+        auto parsed = splicefs::cli::parse_command_line(args);
         switch (parsed.action) {
             case Action::Help:
                 return print(splicefs::cli::help_text());

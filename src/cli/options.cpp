@@ -42,6 +42,20 @@ CacheMode parse_cache(std::string_view value) {
     throw std::invalid_argument("'" + std::string(value) + "' is not one of auto, always, never");
 }
 
+void apply_data_path(Config& c, std::string_view value) {
+    if (value == "splice") {
+        c.splice_reads = c.splice_writes = true;
+        c.passthrough = false;
+    } else if (value == "copy") {
+        c.splice_reads = c.splice_writes = false;
+        c.passthrough = false;
+    } else if (value == "passthrough") {
+        c.passthrough = true;
+    } else {
+        throw std::invalid_argument("'" + std::string(value) + "' is not one of splice, copy, passthrough");
+    }
+}
+
 std::string parse_level(std::string_view value) {
     if (!log::parse_level(value)) {
         throw std::invalid_argument("'" + std::string(value) +
@@ -77,6 +91,11 @@ constexpr OptionSpec kOptions[] = {
      "refuse a dead FUSE mount on MOUNTPOINT instead of lazily unmounting it",
      [](Config& c, std::string_view) { c.recover_stale = false; }, true},
 
+    {"data-path", '\0', K::Choice, "splice|copy|passthrough", "splice", G::DataPath,
+     "how file data moves: splice (kernel-side through pipes), copy (through the daemon's memory), "
+     "passthrough (the kernel reads and writes the backing files itself; root, Linux 6.9+; files "
+     "or kernels that refuse it use splice)",
+     apply_data_path, true},
     {"no-splice", '\0', K::Flag, "", "splice both ways", G::DataPath,
      "copy file data through user space in both directions",
      [](Config& c, std::string_view) {

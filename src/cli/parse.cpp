@@ -45,6 +45,9 @@ void check_conflicts(const Config& c) {
     if (c.splice_move && !c.splice_reads) {
         throw UsageError("--splice-move conflicts with --no-splice / --no-splice-read");
     }
+    if (c.passthrough && c.writeback_cache) {
+        throw UsageError("--data-path=passthrough conflicts with --writeback-cache (the kernel refuses both)");
+    }
     if (c.writeback_cache && c.cache == CacheMode::Never) {
         throw UsageError("--writeback-cache conflicts with --cache=never");
     }

@@ -11,7 +11,6 @@
 
 #include "fs/filesystem.hpp"
 #include "fs/ops.hpp"
-#include "fs/tuning.hpp"
 
 namespace splicefs::fs::ops {
 
@@ -19,12 +18,6 @@ namespace {
 constexpr std::string_view kStatsName = "user.splicefs.stats";
 
 bool is_stats(fuse_ino_t ino, const char* name) { return ino == InodeTable::kRootId && name == kStatsName; }
-
-constexpr std::string_view kCapabilityName = "security.capability";
-
-ssize_t get_xattr(int opath_fd, const char* name, char* value, std::size_t size) {
-    return ::getxattr(proc_fd_path(opath_fd).c_str(), name, value, size);
-}
 
 // Answers a size probe (size 0) with the length, otherwise the bytes or ERANGE.
 int reply_bytes(fuse_req_t req, const char* data, std::size_t len, std::size_t size) {
@@ -57,18 +50,15 @@ int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size
         const std::string json = fs.stats.to_json();
         return reply_bytes(req, json.data(), json.size(), size);
     }
+    const std::string path = proc_fd_path(inode->fd.get());
     if (size == 0) {
-        // The kernel's probe before each write() (does the file carry capabilities to drop?):
-        // optionally answered "none" at once, since the backing fs drops them itself when the
-        // daemon writes. A caller's size probe of that name then sees ENODATA too.
-        if (tuning::knobs().fast_capability_probe && name == kCapabilityName) return ENODATA;
-        const ssize_t n = get_xattr(inode->fd.get(), name, nullptr, 0);
+        const ssize_t n = ::getxattr(path.c_str(), name, nullptr, 0);
         if (n < 0) return errno;
         fuse_reply_xattr(req, static_cast<std::size_t>(n));
         return 0;
     }
     std::vector<char> buf(size);
-    const ssize_t n = get_xattr(inode->fd.get(), name, buf.data(), size);
+    const ssize_t n = ::getxattr(path.c_str(), name, buf.data(), size);
     if (n < 0) return errno;
     fuse_reply_buf(req, buf.data(), static_cast<std::size_t>(n));
     return 0;

@@ -31,7 +31,6 @@ Knobs load() {
     if (auto n = env_number("SPLICEFS_TUNE_READAHEAD_KB")) k.readahead_kb = static_cast<unsigned>(*n);
     if (auto n = env_number("SPLICEFS_TUNE_MAX_BACKGROUND")) k.max_background = static_cast<unsigned>(*n);
     if (auto n = env_number("SPLICEFS_TUNE_CONGESTION")) k.congestion_threshold = static_cast<unsigned>(*n);
-    if (auto n = env_number("SPLICEFS_TUNE_FAST_CAP")) k.fast_capability_probe = *n != 0;
     return k;
 }
 

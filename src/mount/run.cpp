@@ -113,6 +113,8 @@ int run(Config config) {
                            ? " (allow_other for non-root users needs user_allow_other in /etc/fuse.conf)"
                            : "");
 
+    fs::attach_session(se.get(), *fs);  // kernel passthrough hooks, before INIT is read
+
     // Only now that the mount is live: the parent exits 0 once the child has detached.
     if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
         throw ExitError(ExitCode::Daemonize, "cannot daemonize");

@@ -266,8 +266,27 @@ Mount::~Mount() {
     unmount();
 }
 
+std::vector<std::string> env_extra_args() {
+    std::vector<std::string> out;
+    const char* env = std::getenv("SPLICEFS_TEST_ARGS");
+    std::istringstream words(env != nullptr ? env : "");
+    for (std::string w; words >> w;) out.push_back(w);
+    return out;
+}
+
+bool env_passthrough() {
+    for (const auto& a : env_extra_args()) {
+        if (a == "--data-path=passthrough") return true;
+    }
+    return false;
+}
+
 void Mount::start() {
     std::vector<std::string> argv{SPLICEFS_BINARY, "-f", "--log-file", log_file_.string()};
+    // SPLICEFS_TEST_ARGS runs the whole suite in another mode (e.g. --data-path=passthrough);
+    // the test's own arguments come after and win.
+    const auto env_args = env_extra_args();
+    argv.insert(argv.end(), env_args.begin(), env_args.end());
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.push_back(backing_.string());
     argv.push_back(mnt_.string());

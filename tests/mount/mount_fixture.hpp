@@ -53,6 +53,11 @@ struct StatsSnapshot {
 [[nodiscard]] std::optional<std::int64_t> json_number(std::string_view json, std::string_view section,
                                                       std::string_view key);
 
+// Extra daemon arguments for every mount, from SPLICEFS_TEST_ARGS (whitespace-separated).
+[[nodiscard]] std::vector<std::string> env_extra_args();
+// True when SPLICEFS_TEST_ARGS selects --data-path=passthrough (no READ/WRITE reach the daemon).
+[[nodiscard]] bool env_passthrough();
+
 // True when /proc/self/mountinfo lists `mountpoint` with fstype fuse.splicefs.
 [[nodiscard]] bool is_splicefs_mounted(const fs::path& mountpoint);
 

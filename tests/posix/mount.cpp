@@ -115,7 +115,12 @@ std::vector<FsVariant> variants_from_env() {
     }
     const char* bin_env = std::getenv("SPLICEFS_BIN");
     const std::string bin = bin_env != nullptr && *bin_env != '\0' ? bin_env : SPLICEFS_BINARY;
-    const std::vector<std::string> base = {"-f", "--allow-other"};
+    std::vector<std::string> base = {"-f", "--allow-other"};
+    // SPLICEFS_TEST_ARGS runs every variant in another mode (e.g. --data-path=passthrough).
+    if (const char* extra = std::getenv("SPLICEFS_TEST_ARGS"); extra != nullptr) {
+        std::istringstream words(extra);
+        for (std::string w; words >> w;) base.push_back(w);
+    }
     auto with = [&](std::vector<std::string> extra) {
         auto args = base;
         args.insert(args.end(), extra.begin(), extra.end());

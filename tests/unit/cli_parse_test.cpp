@@ -261,7 +261,12 @@ TEST(CliRegistry, EveryOptionWordParsesThroughDashO) {
         if (spec.kind == ValueKind::Unsigned) word += "=2";
         if (spec.kind == ValueKind::Seconds) word += "=1.5";
         if (spec.kind == ValueKind::Path) word += "=/tmp/x.log";
-        if (spec.kind == ValueKind::Choice) word += spec.long_name == "cache" ? "=never" : "=debug";
+        if (spec.kind == ValueKind::Choice) {
+            // "a|b|c" lists the choices; LEVEL is the log level.
+            const auto bar = spec.value_name.find('|');
+            word += "=" + (bar == std::string_view::npos ? std::string("debug")
+                                                         : std::string(spec.value_name.substr(0, bar)));
+        }
         const Config c = run_config({"/b", "/m", "-o", word.c_str()});
         EXPECT_TRUE(c.fuse_options.empty()) << word << " was passed to libfuse";
     }
