@@ -46,7 +46,8 @@ void check_conflicts(const Config& c) {
         throw UsageError("--splice-move conflicts with --no-splice / --no-splice-read");
     }
     if (c.passthrough && c.writeback_cache) {
-        throw UsageError("--data-path=passthrough conflicts with --writeback-cache (the kernel refuses both)");
+        throw UsageError(
+            "--data-path=passthrough conflicts with --writeback-cache (the kernel refuses both)");
     }
     if (c.writeback_cache && c.cache == CacheMode::Never) {
         throw UsageError("--writeback-cache conflicts with --cache=never");

@@ -8,32 +8,36 @@ namespace splicefs {
 
 namespace {
 constexpr std::array<std::string_view, kOpCount> kOpNames = {
-    "init",     "lookup",     "forget",     "getattr",     "setattr",     "readlink",   "mknod",
-    "mkdir",    "unlink",     "rmdir",      "symlink",     "rename",      "link",       "open",
-    "read",     "write",      "flush",      "release",     "fsync",       "opendir",    "readdir",
-    "readdirplus", "releasedir", "fsyncdir", "statfs",     "setxattr",    "getxattr",   "listxattr",
-    "removexattr", "access",   "create",     "getlk",       "setlk",       "flock",      "fallocate",
-    "copy_file_range", "lseek"};
+    "init",   "lookup",   "forget",   "getattr",     "setattr",     "readlink",
+    "mknod",  "mkdir",    "unlink",   "rmdir",       "symlink",     "rename",
+    "link",   "open",     "read",     "write",       "flush",       "release",
+    "fsync",  "opendir",  "readdir",  "readdirplus", "releasedir",  "fsyncdir",
+    "statfs", "setxattr", "getxattr", "listxattr",   "removexattr", "access",
+    "create", "getlk",    "setlk",    "flock",       "fallocate",   "copy_file_range",
+    "lseek"};
 
-std::uint64_t load(const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+std::uint64_t load(const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+}
 
 double percent(std::uint64_t part, std::uint64_t whole) {
     return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
 }
 
 std::string transfer_json(const TransferCounters& t) {
-    return fmt::format(R"({{"spliced_bytes":{},"spliced_requests":{},"copied_bytes":{},"copied_requests":{}}})",
-                       load(t.spliced_bytes), load(t.spliced_requests), load(t.copied_bytes),
-                       load(t.copied_requests));
+    return fmt::format(
+        R"({{"spliced_bytes":{},"spliced_requests":{},"copied_bytes":{},"copied_requests":{}}})",
+        load(t.spliced_bytes), load(t.spliced_requests), load(t.copied_bytes), load(t.copied_requests));
 }
 
 std::string transfer_line(std::string_view name, const TransferCounters& t) {
     const auto sb = load(t.spliced_bytes);
     const auto cb = load(t.copied_bytes);
-    return fmt::format("{}: {:.1f} MiB in {} requests, {} bytes spliced ({} requests), {} bytes copied ({} requests), "
-                       "{:.1f}% spliced",
-                       name, static_cast<double>(sb + cb) / 1048576.0, load(t.spliced_requests) + load(t.copied_requests),
-                       sb, load(t.spliced_requests), cb, load(t.copied_requests), percent(sb, sb + cb));
+    return fmt::format(
+        "{}: {:.1f} MiB in {} requests, {} bytes spliced ({} requests), {} bytes copied ({} requests), "
+        "{:.1f}% spliced",
+        name, static_cast<double>(sb + cb) / 1048576.0, load(t.spliced_requests) + load(t.copied_requests),
+        sb, load(t.spliced_requests), cb, load(t.copied_requests), percent(sb, sb + cb));
 }
 }  // namespace
 
@@ -66,10 +70,11 @@ std::string Stats::transfer_summary() const {
 }
 
 std::string Stats::to_json() const {
-    std::string out = fmt::format(R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
-                                  R"("passthrough_opens":{},"passthrough_fallbacks":{},"ops":{{)",
-                                  transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(),
-                                  known_inodes.load(), load(passthrough_opens), load(passthrough_fallbacks));
+    std::string out =
+        fmt::format(R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
+                    R"("passthrough_opens":{},"passthrough_fallbacks":{},"ops":{{)",
+                    transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(),
+                    known_inodes.load(), load(passthrough_opens), load(passthrough_fallbacks));
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

@@ -10,10 +10,44 @@
 namespace splicefs {
 
 enum class Op : std::uint8_t {
-    Init, Lookup, Forget, Getattr, Setattr, Readlink, Mknod, Mkdir, Unlink, Rmdir, Symlink,
-    Rename, Link, Open, Read, Write, Flush, Release, Fsync, Opendir, Readdir, Readdirplus,
-    Releasedir, Fsyncdir, Statfs, Setxattr, Getxattr, Listxattr, Removexattr, Access, Create,
-    Getlk, Setlk, Flock, Fallocate, CopyFileRange, Lseek, Count_
+    Init,
+    Lookup,
+    Forget,
+    Getattr,
+    Setattr,
+    Readlink,
+    Mknod,
+    Mkdir,
+    Unlink,
+    Rmdir,
+    Symlink,
+    Rename,
+    Link,
+    Open,
+    Read,
+    Write,
+    Flush,
+    Release,
+    Fsync,
+    Opendir,
+    Readdir,
+    Readdirplus,
+    Releasedir,
+    Fsyncdir,
+    Statfs,
+    Setxattr,
+    Getxattr,
+    Listxattr,
+    Removexattr,
+    Access,
+    Create,
+    Getlk,
+    Setlk,
+    Flock,
+    Fallocate,
+    CopyFileRange,
+    Lseek,
+    Count_
 };
 inline constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::Count_);
 [[nodiscard]] std::string_view op_name(Op op) noexcept;

@@ -15,7 +15,9 @@ namespace splicefs::fs {
 namespace {
 constexpr int kMaxGroups = 256;
 
-long raw_setgroups(std::size_t n, const gid_t* groups) { return ::syscall(SYS_setgroups, n, groups); }
+long raw_setgroups(std::size_t n, const gid_t* groups) {
+    return ::syscall(SYS_setgroups, n, groups);
+}
 // setfsuid/setfsgid return the previous id and cannot report failure directly; a second
 // call with -1 reads back the id in force.
 bool raw_setfsuid(uid_t uid) {
@@ -37,7 +39,8 @@ bool thread_has_own_umask() {
 
 CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask) : fs_(fs) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
-    if (umask == Umask::Caller && fs.kernel_leaves_umask.load(std::memory_order_relaxed) && thread_has_own_umask()) {
+    if (umask == Umask::Caller && fs.kernel_leaves_umask.load(std::memory_order_relaxed) &&
+        thread_has_own_umask()) {
         ::umask(ctx->umask);
         umask_set_ = true;
     }
@@ -64,4 +67,3 @@ CallerCredentials::~CallerCredentials() {
 }
 
 }  // namespace splicefs::fs
-

@@ -38,29 +38,39 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat)
 
 void Fs::warn_submount_once(const char* name) {
     if (!warned_submount_.exchange(true)) {
-        spdlog::warn("'{}' is another filesystem mounted inside the backing tree; submounts are not crossed "
-                     "and answer EXDEV (warned once)",
-                     name);
+        spdlog::warn(
+            "'{}' is another filesystem mounted inside the backing tree; submounts are not crossed "
+            "and answer EXDEV (warned once)",
+            name);
     }
 }
 
-std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string proc_fd_path(int fd) {
+    return "/proc/self/fd/" + std::to_string(fd);
+}
 
-void FsDeleter::operator()(Fs* fs) const noexcept { std::default_delete<Fs>{}(fs); }
+void FsDeleter::operator()(Fs* fs) const noexcept {
+    std::default_delete<Fs>{}(fs);
+}
 
 FsPtr make_fs(const Config& config) {
     sys::UniqueFd root{::open(config.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
-    if (!root) throw std::system_error(errno, std::generic_category(), "cannot open backing directory " + config.backing.string());
+    if (!root)
+        throw std::system_error(errno, std::generic_category(),
+                                "cannot open backing directory " + config.backing.string());
     struct stat st {};
     if (::fstatat(root.get(), "", &st, AT_EMPTY_PATH) != 0)
-        throw std::system_error(errno, std::generic_category(), "cannot stat backing directory " + config.backing.string());
+        throw std::system_error(errno, std::generic_category(),
+                                "cannot stat backing directory " + config.backing.string());
     // The kernel has already applied the caller's umask to every mode it sends us; a second
     // mask in the daemon would make modes differ from what the caller asked for.
     ::umask(0);
     return FsPtr{new Fs(config, std::move(root), st)};
 }
 
-Stats& stats_of(Fs& fs) noexcept { return fs.stats; }
+Stats& stats_of(Fs& fs) noexcept {
+    return fs.stats;
+}
 
 void attach_session(fuse_session* se, Fs& fs) {
     if (fs.config.passthrough) install_passthrough(se, fs);

@@ -57,7 +57,9 @@ private:
     std::atomic<bool> warned_submount_{false};
 };
 
-[[nodiscard]] inline Fs& fs_of(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }
+[[nodiscard]] inline Fs& fs_of(fuse_req_t req) {
+    return *static_cast<Fs*>(fuse_req_userdata(req));
+}
 
 // "/proc/self/fd/N" for the few calls that take only a path.
 [[nodiscard]] std::string proc_fd_path(int fd);

@@ -47,7 +47,8 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t o
 int flush(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 int fsync(Fs& fs, fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
-int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi);
+int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+              fuse_file_info* fi);
 int copy_file_range(Fs& fs, fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
                     fuse_ino_t ino_out, off_t off_out, fuse_file_info* fi_out, std::size_t len, int flags);
 int lseek(Fs& fs, fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);

@@ -45,8 +45,10 @@ int backing_flags(const Fs& fs, int flags) {
 void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
     fi->direct_io = (fs.config.direct_io || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
     fi->keep_cache = fs.config.cache == CacheMode::Never ? 0 : 1;
-    // Without caching, read-only handles need no FLUSH round trip at close.
-    fi->noflush = (fs.config.cache == CacheMode::Never && (requested_flags & O_ACCMODE) == O_RDONLY) ? 1 : 0;
+    // Read-only handles need no FLUSH round trip at close, whatever the cache mode: they have
+    // no delayed write error to report, POSIX locks stay in the kernel and flock() locks go
+    // at RELEASE (the kernel ignores noflush with writeback caching, which needs FLUSH).
+    fi->noflush = (requested_flags & O_ACCMODE) == O_RDONLY ? 1 : 0;
 }
 
 // Replies to open/create (offering the open to kernel passthrough when it is on); closes
@@ -67,7 +69,9 @@ void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::U
     fs.stats.open_files.fetch_add(1, std::memory_order_relaxed);
 }
 
-int handle_fd(const fuse_file_info* fi) { return static_cast<int>(fi->fh); }
+int handle_fd(const fuse_file_info* fi) {
+    return static_cast<int>(fi->fh);
+}
 
 // Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
 // the pipe for the next request and does not empty it after write_buf.
@@ -92,9 +96,11 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
 int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
     if (!inode) return ESTALE;
-    if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0)) return EROFS;
+    if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0))
+        return EROFS;
     // The O_PATH fd cannot do I/O; reopening its /proc link reaches even an unlinked file.
-    sys::UniqueFd fd{::open(proc_fd_path(inode->fd.get()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
+    sys::UniqueFd fd{
+        ::open(proc_fd_path(inode->fd.get()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
@@ -109,7 +115,8 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
-        fd.reset(::openat(dir->fd.get(), name, backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
+        fd.reset(::openat(dir->fd.get(), name,
+                          backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
         if (!fd) return errno;
     }
     fuse_entry_param e{};
@@ -214,7 +221,8 @@ int fsync(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, int datasync, fuse_fil
     return 0;
 }
 
-int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length,
+              fuse_file_info* fi) {
     if (fs.config.read_only) return EROFS;
     if (::fallocate(handle_fd(fi), mode, offset, length) != 0) return errno;
     fuse_reply_err(req, 0);
@@ -222,10 +230,11 @@ int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset
 }
 
 int copy_file_range(Fs& fs, fuse_req_t req, fuse_ino_t /*ino_in*/, off_t off_in, fuse_file_info* fi_in,
-                    fuse_ino_t /*ino_out*/, off_t off_out, fuse_file_info* fi_out, std::size_t len, int flags) {
+                    fuse_ino_t /*ino_out*/, off_t off_out, fuse_file_info* fi_out, std::size_t len,
+                    int flags) {
     if (fs.config.read_only) return EROFS;
-    const auto moved = splicefs::splice::copy_range_noexcept(handle_fd(fi_in), off_in, handle_fd(fi_out), off_out, len,
-                                                     static_cast<unsigned>(flags));
+    const auto moved = splicefs::splice::copy_range_noexcept(handle_fd(fi_in), off_in, handle_fd(fi_out),
+                                                             off_out, len, static_cast<unsigned>(flags));
     if (moved < 0) return static_cast<int>(-moved);
     fuse_reply_write(req, static_cast<std::size_t>(moved));
     return 0;

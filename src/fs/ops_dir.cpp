@@ -25,9 +25,9 @@ struct DirCloser {
 struct DirHandle {
     std::unique_ptr<DIR, DirCloser> dp;
     std::shared_ptr<Inode> dir;  // readdirplus looks entries up in it
-    std::mutex mu;          // one listing cursor per handle
-    off_t offset = 0;       // the offset the cursor is at
-    dirent* pending = nullptr;  // read but not yet returned (did not fit the last reply)
+    std::mutex mu;               // one listing cursor per handle
+    off_t offset = 0;            // the offset the cursor is at
+    dirent* pending = nullptr;   // read but not yet returned (did not fit the last reply)
 };
 
 bool is_dot_or_dotdot(const char* name) {

@@ -87,8 +87,9 @@ int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_se
     const int fd = fi != nullptr ? static_cast<int>(fi->fh) : -1;
 
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
-        const int rc = fd >= 0 ? ::fchmod(fd, attr->st_mode)
-                               : ::fchmodat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), attr->st_mode, 0);
+        const int rc = fd >= 0
+                           ? ::fchmod(fd, attr->st_mode)
+                           : ::fchmodat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), attr->st_mode, 0);
         if (rc != 0) return errno;
     }
     if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) != 0) {
@@ -102,7 +103,8 @@ int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_se
         if (rc != 0) return errno;
     }
     // Times last, so that an explicit mtime is not overwritten by the truncate above.
-    if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) != 0) {
+    if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                   FUSE_SET_ATTR_MTIME_NOW)) != 0) {
         if (const int err = set_times(*inode, *attr, to_set, fi); err != 0) return err;
     }
     return getattr(fs, req, ino, fi);

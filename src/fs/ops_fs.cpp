@@ -106,9 +106,10 @@ void init(Fs& fs, fuse_conn_info* conn) {
                  reads ? "spliced" : "copied", writes ? "spliced" : "copied", conn->max_write / 1024,
                  pipe_max_size() / 1024);
     if (any_splice && request < kLibfuseMaxRequest) {
-        spdlog::info("pipes cannot grow past pipe-max-size (no CAP_SYS_RESOURCE): requests capped at {} KiB so "
-                     "that libfuse can splice them",
-                     request / 1024);
+        spdlog::info(
+            "pipes cannot grow past pipe-max-size (no CAP_SYS_RESOURCE): requests capped at {} KiB so "
+            "that libfuse can splice them",
+            request / 1024);
     }
 }
 

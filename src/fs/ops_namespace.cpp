@@ -54,7 +54,8 @@ int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const cha
     if (!inode || !dir) return ESTALE;
     if (fs.config.read_only) return EROFS;
     // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
-    if (::linkat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), dir->fd.get(), newname, AT_SYMLINK_FOLLOW) != 0)
+    if (::linkat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), dir->fd.get(), newname,
+                 AT_SYMLINK_FOLLOW) != 0)
         return errno;
     fuse_entry_param e{};
     if (const int err = lookup_entry(fs, *dir, newname, e); err != 0) return err;
@@ -80,8 +81,8 @@ int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     return 0;
 }
 
-int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
-           unsigned int flags) {
+int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+           const char* newname, unsigned int flags) {
     const auto from = fs.inode(parent);
     const auto to = fs.inode(newparent);
     if (!from || !to) return ESTALE;

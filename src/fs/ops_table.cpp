@@ -21,8 +21,8 @@ public:
     ~OpTimer() {
         const auto elapsed = std::chrono::steady_clock::now() - start_;
         counters_.calls.fetch_add(1, std::memory_order_relaxed);
-        counters_.latency.record(
-            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+        counters_.latency.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
     }
     OpTimer(const OpTimer&) = delete;
     OpTimer& operator=(const OpTimer&) = delete;

@@ -17,7 +17,9 @@ namespace splicefs::fs::ops {
 namespace {
 constexpr std::string_view kStatsName = "user.splicefs.stats";
 
-bool is_stats(fuse_ino_t ino, const char* name) { return ino == InodeTable::kRootId && name == kStatsName; }
+bool is_stats(fuse_ino_t ino, const char* name) {
+    return ino == InodeTable::kRootId && name == kStatsName;
+}
 
 // Answers a size probe (size 0) with the length, otherwise the bytes or ERANGE.
 int reply_bytes(fuse_req_t req, const char* data, std::size_t len, std::size_t size) {
@@ -86,7 +88,8 @@ int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
         std::vector<char> visible;
         for (std::size_t at = 0; at < names.size();) {
             const std::string_view name(names.data() + at);
-            if (!name.starts_with("trusted.")) visible.insert(visible.end(), names.data() + at, names.data() + at + name.size() + 1);
+            if (!name.starts_with("trusted."))
+                visible.insert(visible.end(), names.data() + at, names.data() + at + name.size() + 1);
             at += name.size() + 1;
         }
         names.swap(visible);

@@ -44,7 +44,9 @@ struct OpenTicket {
 thread_local InitTicket tl_init;
 thread_local OpenTicket tl_open;
 
-Fs& fs_from(void* userdata) { return *static_cast<Fs*>(userdata); }
+Fs& fs_from(void* userdata) {
+    return *static_cast<Fs*>(userdata);
+}
 
 std::uint32_t stack_depth_for(const Fs& fs) {
     struct statfs st {};
@@ -58,7 +60,8 @@ ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
     const ssize_t n = ::read(fd, buf, len);
     Fs& fs = fs_from(userdata);
     if (n > 0 && fs.passthrough_mode.load() == PassthroughMode::AwaitInit) {
-        const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf), static_cast<std::size_t>(n));
+        const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf),
+                                               static_cast<std::size_t>(n));
         wire::RequestHeader h;
         if (wire::parse_request(bytes, h) && h.opcode == wire::kOpInit) {
             tl_init = InitTicket{true, wire::init_offers_passthrough(bytes), h.unique};
@@ -76,7 +79,9 @@ std::vector<std::byte> gather(const iovec* iov, int count) {
     return bytes;
 }
 
-ssize_t write_all(int fd, const std::vector<std::byte>& bytes) { return ::write(fd, bytes.data(), bytes.size()); }
+ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
+    return ::write(fd, bytes.data(), bytes.size());
+}
 
 ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
     if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
@@ -87,11 +92,13 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
         tl_init.active = false;
         if (!tl_init.offered) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
-            spdlog::warn("passthrough: the kernel does not offer FUSE_PASSTHROUGH (needs Linux 6.9+); "
-                         "using the splice path");
+            spdlog::warn(
+                "passthrough: the kernel does not offer FUSE_PASSTHROUGH (needs Linux 6.9+); "
+                "using the splice path");
         } else if (wire::amend_init_reply(bytes, stack_depth_for(fs))) {
             fs.passthrough_mode.store(PassthroughMode::Ready);
-            spdlog::info("passthrough: offered to the kernel; reads and writes of opened files bypass the daemon");
+            spdlog::info(
+                "passthrough: offered to the kernel; reads and writes of opened files bypass the daemon");
         } else {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
@@ -106,14 +113,14 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
     return ::writev(fd, iov, count);
 }
 
-ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned int flags,
-                         void* /*userdata*/) {
+ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
+                         unsigned int flags, void* /*userdata*/) {
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
 // Providing both splice hooks keeps libfuse's splice path for files not in passthrough.
-ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len, unsigned int flags,
-                            void* /*userdata*/) {
+ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
+                            unsigned int flags, void* /*userdata*/) {
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 

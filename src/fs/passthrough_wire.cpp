@@ -35,7 +35,8 @@ bool parse_request(std::span<const std::byte> request, RequestHeader& out) {
 bool init_offers_passthrough(std::span<const std::byte> request) {
     RequestHeader h;
     // fuse_init_in up to flags2: major, minor, max_readahead, flags, flags2.
-    if (!parse_request(request, h) || h.opcode != kOpInit || request.size() < kInHeaderSize + 20) return false;
+    if (!parse_request(request, h) || h.opcode != kOpInit || request.size() < kInHeaderSize + 20)
+        return false;
     const auto flags = load<std::uint32_t>(request, kInHeaderSize + 12);
     const auto flags2 = load<std::uint32_t>(request, kInHeaderSize + 16);
     return (flags & kInitExt) != 0 && (flags2 & kPassthroughFlags2) != 0;

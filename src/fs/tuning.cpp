@@ -72,7 +72,7 @@ void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned 
     if (kb == 0) return;
     const auto dev = mount_device(mountpoint);
     if (!dev) {
-        spdlog::warn("readahead: {} not found in mountinfo", mountpoint.string());
+        spdlog::debug("readahead: {} not found in mountinfo", mountpoint.string());
         return;
     }
     const std::string knob = "/sys/class/bdi/" + *dev + "/read_ahead_kb";
@@ -86,7 +86,8 @@ void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned 
         if (out) {
             spdlog::info("readahead of the mount set to {} KiB ({})", kb, knob);
         } else {
-            spdlog::warn("cannot write {} (readahead stays at the kernel default)", knob);
+            // Read-only /sys (containers): not worth a warning on every mount.
+            spdlog::debug("cannot write {} (readahead stays at the kernel default)", knob);
         }
     }).detach();
 }

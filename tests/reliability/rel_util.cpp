@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -107,6 +108,10 @@ Daemon::Daemon(fs::path backing, fs::path mnt, fs::path log_dir, std::vector<std
     log_file_ = log_dir / ("daemon" + tag + ".log");
     out_file_ = log_dir / ("daemon" + tag + ".out");
     std::vector<std::string> argv{"-f", "--log-file", log_file_.string()};
+    // SPLICEFS_TEST_ARGS runs the suite in another mode (e.g. --data-path=passthrough).
+    std::istringstream env_words(
+        std::getenv("SPLICEFS_TEST_ARGS") != nullptr ? std::getenv("SPLICEFS_TEST_ARGS") : "");
+    for (std::string w; env_words >> w;) argv.push_back(w);
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(backing_.string());
     argv.push_back(mnt_.string());

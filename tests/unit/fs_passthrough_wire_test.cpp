@@ -45,7 +45,8 @@ Bytes init_request(std::uint32_t flags, std::uint32_t flags2) {
 
 TEST(PassthroughWire, InitOfferNeedsInitExtAndBit37) {
     EXPECT_TRUE(init_offers_passthrough(init_request(kInitExt, kPassthroughFlags2)));
-    EXPECT_FALSE(init_offers_passthrough(init_request(0, kPassthroughFlags2))) << "flags2 unread without INIT_EXT";
+    EXPECT_FALSE(init_offers_passthrough(init_request(0, kPassthroughFlags2)))
+        << "flags2 unread without INIT_EXT";
     EXPECT_FALSE(init_offers_passthrough(init_request(kInitExt, 0)));
     auto open = init_request(kInitExt, kPassthroughFlags2);
     put<std::uint32_t>(open, 4, kOpOpen);
@@ -60,7 +61,8 @@ TEST(PassthroughWire, InitReplyGetsFlags2AndStackDepth) {
     put<std::uint32_t>(b, kOutHeaderSize + 12, kInitExt | kWritebackCache | 0x1);
     put<std::uint32_t>(b, kOutHeaderSize + 32, 0x2);
     ASSERT_TRUE(amend_init_reply(b, 1));
-    EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 12), kInitExt | 0x1) << "writeback cache cleared, rest kept";
+    EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 12), kInitExt | 0x1)
+        << "writeback cache cleared, rest kept";
     EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 32), 0x2 | kPassthroughFlags2);
     EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 36), 1U);
     EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 4), 31U) << "minor stays what libfuse parses";

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Builds the .deb with cpack in the build tree, installs it with dpkg, checks what it installed,
+# mounts with the installed /usr/bin/splicefs (directly and through the mount(8) helpers for
+# fstab types fuse.splicefs and splicefs), unmounts, and removes (purges) the package again - also when a
+# check fails. Refuses (skips) when a splicefs package or unpackaged files at the package's
+# paths already exist, so a binary the user built or installed by hand is never overwritten.
+# Usage: deb.sh BUILD_DIR      (exit 77 = skipped)
+BUILD=$1
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for dpkg"; exit 77; }
+for tool in dpkg dpkg-deb cpack; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
+done
+if dpkg-query -W -f='${Status}' splicefs 2>/dev/null | grep -q 'installed'; then
+    echo "SKIP: a splicefs package is already installed; not touching it"; exit 77
+fi
+for f in /usr/bin/splicefs /usr/bin/splicecp /usr/bin/splice-bench /usr/sbin/mount.splicefs \
+    /usr/sbin/mount.fuse.splicefs /sbin/mount.splicefs /sbin/mount.fuse.splicefs; do
+    if [ -e "$f" ] || [ -L "$f" ]; then echo "SKIP: $f exists (not from our package); not overwriting it"; exit 77; fi
+done
+. "$(dirname "$0")/lib.sh"
+
+echo "== cpack -G DEB"
+if ! (cd "$BUILD" && cpack -G DEB --config "$BUILD/CPackConfig.cmake" -B "$T/cpack") >"$T/cpack.log" 2>&1; then
+    tail -20 "$T/cpack.log"; fail "cpack -G DEB"; finish
+fi
+DEB=$(ls "$T"/cpack/splicefs_*.deb)
+pass "built $(basename "$DEB")"
+deps=$(dpkg-deb -f "$DEB" Depends)
+check "Depends on fuse3 ($deps)" grep -qE '(^|, )fuse3( |,|$)' <<<"$deps"
+contents=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
+for f in /usr/bin/splicefs /usr/sbin/mount.splicefs /usr/sbin/mount.fuse.splicefs \
+    /usr/share/man/man1/splicefs.1.gz /usr/lib/systemd/system/splicefs@.service \
+    /usr/share/bash-completion/completions/splicefs /usr/share/doc/splicefs/copyright; do
+    check "package holds $f" grep -qxF "$f" <<<"$contents"
+done
+
+echo "== dpkg -i"
+CLEANUP_HOOKS+=("dpkg --purge splicefs >/dev/null 2>&1")  # registered first: removal even on failure
+if ! dpkg -i "$DEB" >"$T/dpkg.log" 2>&1; then cat "$T/dpkg.log"; fail "dpkg -i"; finish; fi
+pass "dpkg -i"
+want_version=$(awk -F'"' '/CPACK_PACKAGE_VERSION /{ print $2; exit }' "$BUILD/CPackConfig.cmake")
+check "/usr/bin/splicefs --version is $want_version" eval '/usr/bin/splicefs --version | head -1 | grep -qxF "splicefs $want_version"'
+check "man finds the page" eval '[ "$(man -w splicefs 2>/dev/null)" = /usr/share/man/man1/splicefs.1.gz ]'
+check "installed man page renders without warnings" eval '[ -z "$(zcat /usr/share/man/man1/splicefs.1.gz | groff -man -ww -z 2>&1)" ]'
+check "mount.fuse.splicefs is mount.fuse3" [ "$(readlink -f /sbin/mount.fuse.splicefs)" = "$(readlink -f /sbin/mount.fuse3)" ]
+check "bash completion loads" bash -c '. /usr/share/bash-completion/completions/splicefs && complete -p splicefs >/dev/null'
+if command -v systemd-analyze >/dev/null; then
+    cp /usr/lib/systemd/system/splicefs@.service "$T/splicefs@mnt-data.service"
+    out=$(systemd-analyze verify --man=no "$T/splicefs@mnt-data.service" 2>&1)
+    check "systemd-analyze verify splicefs@mnt-data.service [$out]" [ -z "$out" ]
+fi
+
+echo "== mount with the installed binary"
+B=$T/backing M=$T/mnt
+mkdir -p "$B" "$M" "$T/m2" "$T/m3"
+head -c 3000000 /dev/urandom >"$B/data"
+check "mount" /usr/bin/splicefs "$B" "$M"
+if wait_mount "$M" yes; then
+    check "fuse.splicefs in /proc/mounts" [ "$(mount_type "$M")" = fuse.splicefs ]
+    check "data reads back equal" cmp -s "$B/data" "$M/data"
+    cp "$B/data" "$M/copy" && check "data written through lands in the backing dir" cmp -s "$B/data" "$B/copy"
+    check "splicefs stats" eval '/usr/bin/splicefs stats "$M" | grep -q "^  reads"'
+    fusermount3 -u "$M"
+    check "unmounted" wait_mount "$M" no
+fi
+
+echo "== mount(8) helpers"
+found=$(env -i /bin/sh -c 'command -v splicefs')
+if [ "$found" != /usr/bin/splicefs ]; then
+    echo "note: mount.fuse3 would run $found, not the package's binary: helper mounts not checked"
+else
+    printf '%s\n' "$B $T/m2 fuse.splicefs defaults,nofail 0 0" "$B $T/m3 splicefs ro,_netdev 0 0" >"$T/fstab"
+    out=$(mount --fstab "$T/fstab" -a 2>&1); rc=$?
+    check "mount -a with types fuse.splicefs and splicefs [$out]" [ "$rc" = 0 ]
+    check "fuse.splicefs line mounted" cmp -s "$B/data" "$T/m2/data"
+    check "splicefs line mounted (mount.splicefs)" eval '[ "$(mount_type "$T/m3")" = fuse.splicefs ] && cmp -s "$B/data" "$T/m3/data"'
+    for m in m2 m3; do umount "$T/$m" 2>/dev/null; check "umount $m" wait_mount "$T/$m" no; done
+fi
+
+echo "== dpkg --purge"
+check "dpkg --purge" eval 'dpkg --purge splicefs >"$T/dpkg-r.log" 2>&1'
+check "binary removed" [ ! -e /usr/bin/splicefs ]
+check "helpers removed" eval '[ ! -e /usr/sbin/mount.splicefs ] && [ ! -L /usr/sbin/mount.fuse.splicefs ]'
+check "no package record left" eval '! dpkg-query -W splicefs >/dev/null 2>&1'
+finish
