@@ -36,20 +36,22 @@ bool is_dot_or_dotdot(const char* name) {
 
 int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi, bool plus) {
     auto& d = handle<DirHandle>(fi);
-    const std::lock_guard lock(d.mu);
+    std::vector<char> buf(size);
+    std::size_t used = 0;
+    // The reply goes out after the lock is released: once the kernel has it, a RELEASEDIR
+    // on another worker may free the handle (and its mutex).
+    std::unique_lock lock(d.mu);
     if (off != d.offset) {
         ::seekdir(d.dp.get(), off);
         d.pending = nullptr;
         d.offset = off;
     }
-    std::vector<char> buf(size);
-    std::size_t used = 0;
     for (;;) {
         if (d.pending == nullptr) {
             errno = 0;
             d.pending = ::readdir(d.dp.get());
             if (d.pending == nullptr) {
-                if (errno != 0 && used == 0) return errno;
+                if (errno != 0 && used == 0) return errno;  // unlocks; the boundary replies
                 break;
             }
         }
@@ -84,6 +86,7 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
         d.pending = nullptr;
         d.offset = next;
     }
+    lock.unlock();
     fuse_reply_buf(req, buf.data(), used);
     return 0;
 }
