@@ -23,7 +23,6 @@ int remember_fd(Fs& fs, sys::UniqueFd fd, fuse_entry_param& e, const char* name)
     e.attr = st;
     e.attr_timeout = fs.attr_timeout;
     e.entry_timeout = fs.entry_timeout;
-    fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
     return 0;
 }
 }  // namespace
@@ -32,10 +31,7 @@ int lookup_entry(Fs& fs, const Inode& parent, const char* name, fuse_entry_param
     // The kernel never sends names with '/', and resolves "." and ".." itself; refusing them
     // here keeps any lookup from leaving the backing tree whatever the kernel does.
     if (std::strchr(name, '/') != nullptr) return EINVAL;
-    if (std::strcmp(name, "..") == 0 && parent.ino == fs.inodes.find(InodeTable::kRootId)->ino &&
-        parent.dev == fs.root_dev) {
-        name = ".";
-    }
+    if (std::strcmp(name, "..") == 0 && parent.ino == fs.root_ino && parent.dev == fs.root_dev) name = ".";
     sys::UniqueFd fd{::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
     if (!fd) return errno;
     return remember_fd(fs, std::move(fd), e, name);

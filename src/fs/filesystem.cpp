@@ -30,6 +30,7 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat)
     : config(cfg),
       inodes(std::move(root_fd), root_stat),
       root_dev(root_stat.st_dev),
+      root_ino(root_stat.st_ino),
       attr_timeout(cfg.effective_attr_timeout()),
       entry_timeout(cfg.effective_entry_timeout()),
       daemon_is_root(::geteuid() == 0),

@@ -28,6 +28,7 @@ public:
     Stats stats;
 
     const dev_t root_dev;
+    const ino_t root_ino;
     const double attr_timeout;
     const double entry_timeout;
     const bool daemon_is_root;

@@ -33,14 +33,12 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 int forget(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::uint64_t nlookup) {
     fs.inodes.forget(ino, nlookup);
-    fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
     fuse_reply_none(req);
     return 0;
 }
 
 int forget_multi(Fs& fs, fuse_req_t req, std::size_t count, fuse_forget_data* forgets) {
     for (std::size_t i = 0; i < count; ++i) fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
-    fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
     fuse_reply_none(req);
     return 0;
 }

@@ -49,6 +49,8 @@ int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size
     const auto inode = fs.inode(ino);
     if (!inode) return ESTALE;
     if (is_stats(ino, name)) {
+        // Derived when asked for, not kept up to date on every lookup and forget.
+        fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
         const std::string json = fs.stats.to_json();
         return reply_bytes(req, json.data(), json.size(), size);
     }
