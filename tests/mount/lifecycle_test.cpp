@@ -94,7 +94,7 @@ TEST_F(LifecycleTest, DaemonSurvivesAndServesAfterManyOps) {
         }
     }
     EXPECT_EQ(kill(mount().pid(), 0), 0) << "daemon died";
-    const StatsSnapshot s = mount().stats();
+    const StatsSnapshot s = mount().stats_when_idle();
     EXPECT_EQ(s.open_files, 0) << s.json;
     EXPECT_EQ(s.open_dirs, 0) << s.json;
 }

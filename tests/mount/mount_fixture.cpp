@@ -389,6 +389,15 @@ StatsSnapshot Mount::stats() const {
     return s;
 }
 
+StatsSnapshot Mount::stats_when_idle() const {
+    StatsSnapshot s = stats();
+    for (int i = 0; i < 100 && (s.open_files != 0 || s.open_dirs != 0); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        s = stats();
+    }
+    return s;
+}
+
 std::string Mount::log() const {
     return "--- " + log_file_.string() + " ---\n" + read_text(log_file_) + "--- daemon stdout/stderr ---\n" +
            read_text(out_file_);

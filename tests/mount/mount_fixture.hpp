@@ -79,7 +79,10 @@ public:
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
     [[nodiscard]] StatsSnapshot stats() const;  // throws when the xattr cannot be read
-    [[nodiscard]] std::string log() const;      // --log-file plus the daemon's stdout/stderr
+    // The stats once no file or directory is open any more, or after 5 s: the kernel sends
+    // RELEASE asynchronously after close(), so a count read right away can still include it.
+    [[nodiscard]] StatsSnapshot stats_when_idle() const;
+    [[nodiscard]] std::string log() const;  // --log-file plus the daemon's stdout/stderr
 
     // Unmounts (fusermount3 -u) and reaps the daemon; returns its wait status, or nullopt
     // when the fallbacks (SIGKILL, umount -l) were needed. Idempotent.

@@ -126,7 +126,7 @@ TEST_F(PassthroughTest, BackingIdsAreReleasedWhenFilesClose) {
         write_file(m(name), to_bytes(name));
         EXPECT_EQ(read_file(m(name)), to_bytes(name));
     }
-    const auto s = mnt_->stats();
+    const auto s = mnt_->stats_when_idle();
     EXPECT_EQ(s.open_files, 0) << s.json;
     EXPECT_GE(json_number(s.json, "", "passthrough_opens").value_or(0), 100) << s.json;
     expect_daemon_moved_no_data();
