@@ -35,10 +35,8 @@ public:
     const std::vector<gid_t> daemon_groups;  // restored after each credential switch
     const sys::UniqueFd dev_null;            // drains unconsumed WRITE payloads from a pipe
 
-    // Set once in init(), read by every READ/WRITE afterwards.
+    // Set once in init(), read by every READ afterwards.
     std::atomic<bool> splice_reads_live{false};
-    std::atomic<bool> splice_writes_live{false};
-    std::atomic<std::size_t> max_request{0};
     // FUSE_CAP_DONT_MASK is on: modes arrive unmasked and the caller's umask is ours to apply.
     std::atomic<bool> kernel_leaves_umask{false};
 

@@ -100,8 +100,6 @@ void init(Fs& fs, fuse_conn_info* conn) {
     const bool reads = (conn->want & FUSE_CAP_SPLICE_WRITE) != 0;
     const bool writes = (conn->want & FUSE_CAP_SPLICE_READ) != 0;
     fs.splice_reads_live.store(reads);
-    fs.splice_writes_live.store(writes);
-    fs.max_request.store(conn->max_write);
     spdlog::info("data path: reads {}, writes {}; requests up to {} KiB (pipe-max-size {} KiB)",
                  reads ? "spliced" : "copied", writes ? "spliced" : "copied", conn->max_write / 1024,
                  pipe_max_size() / 1024);
