@@ -86,7 +86,7 @@ for mode in "${MODES[@]}"; do
         out="$WORK/$name-$job.json"
         fio --name="$job" --directory="$WORK/mnt" --rw="$rw" "$bs" --size="$SIZE" \
             --numjobs="$NUMJOBS" --loops="$LOOPS" --ioengine=psync --verify=crc32c --verify_fatal=1 \
-            --do_verify=1 --verify_backlog=64 --group_reporting --output-format=json --output="$out" \
+            --do_verify=1 --verify_backlog=64 --verify_state_save=0 --group_reporting --output-format=json --output="$out" \
             >/dev/null 2>"$WORK/fio.err"
         rc=$?
         read -r mib errs < <(python3 - "$out" <<'PY'

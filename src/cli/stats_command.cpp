@@ -203,6 +203,10 @@ std::string format_stats_table(std::string_view json) {
 
     out += fmt::format("\nOpen files {}, open directories {}, known inodes {}\n", doc.num("open_files"),
                        doc.num("open_dirs"), doc.num("known_inodes"));
+    if (doc.find("inode_fds") != nullptr) {
+        out += fmt::format("Inode fds held {}, reopened by file handle {}\n", doc.num("inode_fds"),
+                           doc.num("inode_reopens"));
+    }
     if (doc.find("passthrough_opens") != nullptr) {
         out += fmt::format("Kernel passthrough: {} opens, {} fell back to the splice path\n",
                            doc.num("passthrough_opens"), doc.num("passthrough_fallbacks"));

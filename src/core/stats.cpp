@@ -70,11 +70,12 @@ std::string Stats::transfer_summary() const {
 }
 
 std::string Stats::to_json() const {
-    std::string out =
-        fmt::format(R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
-                    R"("passthrough_opens":{},"passthrough_fallbacks":{},"ops":{{)",
-                    transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(),
-                    known_inodes.load(), load(passthrough_opens), load(passthrough_fallbacks));
+    std::string out = fmt::format(
+        R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
+        R"("inode_fds":{},"inode_reopens":{},)"
+        R"("passthrough_opens":{},"passthrough_fallbacks":{},"ops":{{)",
+        transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(),
+        inode_fds.load(), load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks));
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

@@ -91,6 +91,8 @@ public:
     std::atomic<std::int64_t> open_files{0};
     std::atomic<std::int64_t> open_dirs{0};
     std::atomic<std::int64_t> known_inodes{0};
+    std::atomic<std::int64_t> inode_fds{0};               // known inodes holding an O_PATH fd
+    std::atomic<std::uint64_t> inode_reopens{0};          // evicted O_PATH fds reopened by file handle
     std::atomic<std::uint64_t> passthrough_opens{0};      // opens the kernel serves itself
     std::atomic<std::uint64_t> passthrough_fallbacks{0};  // opens that could not be (splice path)
 

@@ -27,12 +27,12 @@ int remember_fd(Fs& fs, sys::UniqueFd fd, fuse_entry_param& e, const char* name)
 }
 }  // namespace
 
-int lookup_entry(Fs& fs, const Inode& parent, const char* name, fuse_entry_param& e) {
+int lookup_entry(Fs& fs, const Inode& parent, int parent_fd, const char* name, fuse_entry_param& e) {
     // The kernel never sends names with '/', and resolves "." and ".." itself; refusing them
     // here keeps any lookup from leaving the backing tree whatever the kernel does.
     if (std::strchr(name, '/') != nullptr) return EINVAL;
     if (std::strcmp(name, "..") == 0 && parent.ino == fs.root_ino && parent.dev == fs.root_dev) name = ".";
-    sys::UniqueFd fd{::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
+    sys::UniqueFd fd{::openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
     if (!fd) return errno;
     return remember_fd(fs, std::move(fd), e, name);
 }
@@ -45,9 +45,9 @@ int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e) {
     return remember_fd(fs, std::move(path_fd), e, "");
 }
 
-int stat_inode(const Inode& inode, const fuse_file_info* fi, struct stat& st) {
+int stat_inode(const InodeRef& inode, const fuse_file_info* fi, struct stat& st) {
     const int rc = fi != nullptr ? ::fstat(static_cast<int>(fi->fh), &st)
-                                 : ::fstatat(inode.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+                                 : ::fstatat(inode.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     return rc == 0 ? 0 : errno;
 }
 

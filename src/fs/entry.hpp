@@ -12,13 +12,17 @@ class Fs;
 
 // Fills e for `name` inside `parent`; returns 0 or an errno. On success the inode's lookup
 // count went up by one (the kernel owes us a forget for it).
-int lookup_entry(Fs& fs, const Inode& parent, const char* name, fuse_entry_param& e);
+// parent_fd is any fd of the parent directory (its O_PATH fd, or an open listing's fd).
+int lookup_entry(Fs& fs, const Inode& parent, int parent_fd, const char* name, fuse_entry_param& e);
+inline int lookup_entry(Fs& fs, const InodeRef& parent, const char* name, fuse_entry_param& e) {
+    return lookup_entry(fs, *parent, parent.fd(), name, e);
+}
 
 // Same, for an object we already hold an fd to (just created): pins it through its own
 // O_PATH fd, so a concurrent rename of the name cannot make us answer for another file.
 int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e);
 
 // Attributes of an inode, through an open handle when there is one.
-int stat_inode(const Inode& inode, const fuse_file_info* fi, struct stat& st);
+int stat_inode(const InodeRef& inode, const fuse_file_info* fi, struct stat& st);
 
 }  // namespace splicefs::fs

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 namespace splicefs::fs {
@@ -19,6 +21,14 @@ std::vector<gid_t> current_groups() {
     return groups;
 }
 
+// Half the open-file limit for O_PATH fds of known inodes; the other half stays for open
+// files, directories and libfuse's pipes. Inodes beyond it are reopened by file handle.
+std::size_t path_fd_budget() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return InodeTable::kUnlimited;
+    return std::max<std::size_t>(64, static_cast<std::size_t>(lim.rlim_cur / 2));
+}
+
 sys::UniqueFd open_dev_null() {
     sys::UniqueFd fd{::open("/dev/null", O_WRONLY | O_CLOEXEC)};
     if (!fd) throw std::system_error(errno, std::generic_category(), "open /dev/null");
@@ -28,7 +38,7 @@ sys::UniqueFd open_dev_null() {
 
 Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat)
     : config(cfg),
-      inodes(std::move(root_fd), root_stat),
+      inodes(std::move(root_fd), root_stat, path_fd_budget()),
       root_dev(root_stat.st_dev),
       root_ino(root_stat.st_ino),
       attr_timeout(cfg.effective_attr_timeout()),

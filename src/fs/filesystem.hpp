@@ -46,8 +46,8 @@ public:
     std::atomic<int> session_fd{-1};
     std::atomic<bool> passthrough_worked{false};
 
-    // The inode for a node id, or nullptr (the caller answers ESTALE).
-    [[nodiscard]] std::shared_ptr<Inode> inode(fuse_ino_t id) const { return inodes.find(id); }
+    // The inode for a node id with an open O_PATH fd, or the errno to answer (InodeRef::error).
+    [[nodiscard]] InodeRef inode(fuse_ino_t id) { return inodes.find(id); }
 
     // Warns once per mount that a submount inside the backing tree is hidden.
     void warn_submount_once(const char* name);

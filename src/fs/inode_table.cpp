@@ -1,19 +1,89 @@
 #include "fs/inode_table.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
+
 namespace splicefs::fs {
 
-InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat) {
+namespace {
+file_handle* as_file_handle(std::vector<unsigned char>& bytes) noexcept {
+    return reinterpret_cast<file_handle*>(bytes.data());
+}
+
+sys::UniqueFd open_mount_fd(const sys::UniqueFd& root_fd) {
+    return sys::UniqueFd{::openat(root_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+}
+}  // namespace
+
+InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t max_path_fds)
+    : mount_fd_(open_mount_fd(root_fd)),
+      // Probe once: the filesystem must export handles and we must be allowed to open them
+      // (CAP_DAC_READ_SEARCH); otherwise every known inode keeps its fd, as before.
+      handles_work_([&] {
+          if (!mount_fd_) return false;
+          auto handle = handle_of(root_fd.get());
+          if (handle.empty()) return false;
+          const sys::UniqueFd probe{
+              ::open_by_handle_at(mount_fd_.get(), as_file_handle(handle), O_PATH | O_CLOEXEC)};
+          return probe.valid();
+      }()),
+      max_path_fds_(handles_work_ ? max_path_fds : kUnlimited) {
     auto root = std::make_shared<Inode>();
-    root->fd = std::move(root_fd);
     root->dev = root_stat.st_dev;
     root->ino = root_stat.st_ino;
     root->type = root_stat.st_mode & S_IFMT;
-    // The root is never forgotten: its count starts at one and forget() skips it.
-    by_id_.emplace(kRootId, Entry{std::move(root), 1});
+    // The root is never forgotten (its count starts at one and forget() skips it) and never
+    // evicted (it has no handle in its entry).
+    by_id_.emplace(
+        kRootId,
+        Entry{std::move(root), 1, std::make_shared<const sys::UniqueFd>(std::move(root_fd)), {}, {}});
     by_key_.emplace(Key{root_stat.st_dev, root_stat.st_ino}, kRootId);
+    path_fds_ = 1;
 }
 
-std::shared_ptr<Inode> InodeTable::find(std::uint64_t id) const {
+InodeTable::Handle InodeTable::handle_of(int fd) const {
+    Handle bytes(sizeof(file_handle) + MAX_HANDLE_SZ);
+    auto* handle = as_file_handle(bytes);
+    handle->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return {};
+    bytes.resize(sizeof(file_handle) + handle->handle_bytes);
+    return bytes;
+}
+
+InodeRef InodeTable::find(std::uint64_t id) {
+    std::shared_ptr<Inode> inode;
+    Handle handle;
+    {
+        const std::lock_guard lock(mu_);
+        const auto it = by_id_.find(id);
+        if (it == by_id_.end()) return InodeRef(ESTALE);
+        auto& entry = it->second;
+        if (entry.fd) {
+            if (!entry.handle.empty()) lru_.splice(lru_.begin(), lru_, entry.lru);
+            return {entry.inode, entry.fd};
+        }
+        inode = entry.inode;
+        handle = entry.handle;
+    }
+    // Evicted: reopen from the handle without the lock. ESTALE when the file is gone.
+    sys::UniqueFd reopened{::open_by_handle_at(mount_fd_.get(), as_file_handle(handle), O_PATH | O_CLOEXEC)};
+    if (!reopened) return InodeRef(errno);
+    const auto fd = std::make_shared<const sys::UniqueFd>(std::move(reopened));  // before the lock:
+    std::vector<PathFd> closed;                                                  // both close after it
+    const std::lock_guard lock(mu_);
+    const auto it = by_id_.find(id);
+    if (it == by_id_.end() || it->second.inode != inode) return {inode, fd};  // forgotten meanwhile
+    auto& entry = it->second;
+    if (entry.fd) return {inode, entry.fd};  // another request reopened it first
+    entry.fd = fd;
+    ++reopens_;
+    opened_locked(id, entry, closed);
+    return {inode, fd};
+}
+
+std::shared_ptr<Inode> InodeTable::find_inode(std::uint64_t id) const {
     const std::lock_guard lock(mu_);
     const auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : it->second.inode;
@@ -21,49 +91,100 @@ std::shared_ptr<Inode> InodeTable::find(std::uint64_t id) const {
 
 std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
     const Key key{st.st_dev, st.st_ino};
-    {
-        const std::lock_guard lock(mu_);
-        if (const auto it = by_key_.find(key); it != by_key_.end()) {
-            ++by_id_.at(it->second).nlookup;
-            return it->second;  // fd (a parameter) closes after the lock is released
+    Handle handle;
+    if (handles_work_) {
+        {
+            // A known inode whose fd is open needs no handle: count it and close our fd.
+            const std::lock_guard lock(mu_);
+            if (const auto it = by_key_.find(key); it != by_key_.end()) {
+                auto& entry = by_id_.at(it->second);
+                if (entry.fd) {
+                    ++entry.nlookup;
+                    return it->second;
+                }
+            }
         }
+        handle = handle_of(fd.get());  // empty when this file has none: it is then never evicted
     }
-    auto fresh = std::make_shared<Inode>();  // declared before the lock: dropped after it
-    fresh->fd = std::move(fd);
+    // Declared before the lock, so that whatever is dropped is closed after it.
+    auto fresh = std::make_shared<Inode>();
     fresh->dev = st.st_dev;
     fresh->ino = st.st_ino;
     fresh->type = st.st_mode & S_IFMT;
+    const auto path_fd = std::make_shared<const sys::UniqueFd>(std::move(fd));
+    std::vector<PathFd> closed;
 
     const std::lock_guard lock(mu_);
-    // Another thread may have inserted the same inode meanwhile: then count on that one.
     if (const auto it = by_key_.find(key); it != by_key_.end()) {
-        ++by_id_.at(it->second).nlookup;
-        return it->second;
+        const auto id = it->second;
+        auto& entry = by_id_.at(id);
+        if (entry.fd) {
+            ++entry.nlookup;
+            return id;
+        }
+        if (entry.handle == handle) {  // the same file, evicted: it gets our fd
+            entry.fd = path_fd;
+            ++entry.nlookup;
+            opened_locked(id, entry, closed);
+            return id;
+        }
+        // The inode number was reused after the old file's fd was evicted and the file
+        // deleted. The old entry stays reachable by its id until forgotten (its handle now
+        // answers ESTALE); the number belongs to the new file.
+        by_key_.erase(it);
     }
     const auto id = next_id_++;
-    by_id_.emplace(id, Entry{std::move(fresh), 1});
+    auto& entry =
+        by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), {}}).first->second;
     by_key_.emplace(key, id);
+    opened_locked(id, entry, closed);
     return id;
+}
+
+void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed) {
+    ++path_fds_;
+    if (entry.handle.empty()) return;  // pinned
+    lru_.push_front(id);
+    entry.lru = lru_.begin();
+    // Never the entry just opened: it is at the front and about to be used.
+    while (path_fds_ > max_path_fds_ && lru_.back() != id) {
+        auto& victim = by_id_.at(lru_.back());
+        lru_.pop_back();
+        closed.push_back(std::move(victim.fd));
+        --path_fds_;
+    }
+}
+
+void InodeTable::unlink_locked(Entry& entry) {
+    if (!entry.fd) return;
+    if (!entry.handle.empty()) lru_.erase(entry.lru);
+    --path_fds_;
 }
 
 void InodeTable::forget(std::uint64_t id, std::uint64_t n) {
     if (id == kRootId) return;
-    std::shared_ptr<Inode> dropped;  // released after the lock, so close() runs unlocked
+    // Released after the lock, so close() runs unlocked.
+    std::shared_ptr<Inode> dropped;
+    PathFd dropped_fd;
     const std::lock_guard lock(mu_);
     const auto it = by_id_.find(id);
     if (it == by_id_.end()) return;
     auto& entry = it->second;
     entry.nlookup = n >= entry.nlookup ? 0 : entry.nlookup - n;
-    if (entry.nlookup == 0) {
-        by_key_.erase(Key{entry.inode->dev, entry.inode->ino});
-        dropped = std::move(entry.inode);
-        by_id_.erase(it);
-    }
+    if (entry.nlookup != 0) return;
+    // The key may already belong to a newer file that reused the inode number.
+    if (const auto k = by_key_.find(Key{entry.inode->dev, entry.inode->ino});
+        k != by_key_.end() && k->second == id)
+        by_key_.erase(k);
+    unlink_locked(entry);
+    dropped = std::move(entry.inode);
+    dropped_fd = std::move(entry.fd);
+    by_id_.erase(it);
 }
 
-std::size_t InodeTable::size() const {
+InodeTable::Counts InodeTable::counts() const {
     const std::lock_guard lock(mu_);
-    return by_id_.size();
+    return {by_id_.size(), path_fds_, reopens_};
 }
 
 }  // namespace splicefs::fs

@@ -1,15 +1,24 @@
 #pragma once
-// The kernel's node ids mapped to backing inodes. Each known inode holds an O_PATH fd that
-// pins it (so its inode number cannot be reused while the kernel knows it) and a lookup
-// count; forget() drops counts and erases at zero. Node ids come from a counter and are
+// The kernel's node ids mapped to backing inodes. Each known inode has a lookup count and an
+// O_PATH fd; forget() drops counts and erases at zero. Node ids come from a counter and are
 // never reused, so a stale id can only miss, never hit another file.
+//
+// The kernel may know more inodes than the daemon may hold fds (a find(1) over a big tree
+// against RLIMIT_NOFILE). So when the backing filesystem hands out file handles, at most
+// `max_path_fds` O_PATH fds stay open: the least recently used are closed and reopened from
+// their handle (open_by_handle_at) on the next request. An fd pins its inode, so its number
+// cannot be reused; an evicted inode is not pinned, and is recognised by its handle, which
+// carries the inode generation: a reused inode number never passes for the old file.
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <limits>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "sys/fd.hpp"
 
@@ -24,31 +33,69 @@ struct PassthroughUse {
 };
 
 struct Inode {
-    sys::UniqueFd fd;  // O_PATH | O_NOFOLLOW; never used for I/O
     dev_t dev = 0;
     ino_t ino = 0;
     mode_t type = 0;  // S_IFMT bits
     PassthroughUse passthrough;
 };
 
+// An O_PATH | O_NOFOLLOW fd, never used for I/O; shared so that an eviction or a forget
+// cannot close it under a request that is using it.
+using PathFd = std::shared_ptr<const sys::UniqueFd>;
+
+// What a request holds while it works on an inode: the inode and an open O_PATH fd to it,
+// or the errno that made either unavailable (ESTALE for an unknown id or a file that is gone).
+class InodeRef {
+public:
+    explicit InodeRef(int error) noexcept : error_(error) {}
+    InodeRef(std::shared_ptr<Inode> inode, PathFd fd) noexcept
+        : inode_(std::move(inode)), fd_(std::move(fd)) {}
+
+    explicit operator bool() const noexcept { return inode_ != nullptr; }
+    [[nodiscard]] int error() const noexcept { return error_; }
+    [[nodiscard]] Inode* operator->() const noexcept { return inode_.get(); }
+    [[nodiscard]] Inode& operator*() const noexcept { return *inode_; }
+    [[nodiscard]] int fd() const noexcept { return fd_->get(); }
+    [[nodiscard]] const std::shared_ptr<Inode>& shared() const noexcept { return inode_; }
+
+private:
+    std::shared_ptr<Inode> inode_;
+    PathFd fd_;
+    int error_ = 0;
+};
+
 class InodeTable {
 public:
     static constexpr std::uint64_t kRootId = 1;
+    static constexpr std::size_t kUnlimited = std::numeric_limits<std::size_t>::max();
 
-    explicit InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat);
+    InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t max_path_fds = kUnlimited);
 
-    // The inode behind a node id, or nullptr when the id is unknown (the caller answers ESTALE).
-    // The shared_ptr keeps the fd open while a request uses it, even if forget() races.
-    [[nodiscard]] std::shared_ptr<Inode> find(std::uint64_t id) const;
+    // The inode behind a node id with an open O_PATH fd (reopened from its handle if it was
+    // evicted), or the errno to answer.
+    [[nodiscard]] InodeRef find(std::uint64_t id);
 
-    // Records one more kernel reference to the inode (dev, ino) described by st. When the inode
-    // is new, fd is adopted; otherwise fd is closed. Returns the node id.
+    // The inode alone, for requests that need no fd (release); nullptr when unknown.
+    [[nodiscard]] std::shared_ptr<Inode> find_inode(std::uint64_t id) const;
+
+    // Records one more kernel reference to the inode (dev, ino) described by st, whose O_PATH
+    // fd is `fd`: adopted when the inode is new or its fd was evicted, closed otherwise.
+    // Returns the node id.
     std::uint64_t remember(sys::UniqueFd fd, const struct stat& st);
 
     // Drops n kernel references; erases the inode at zero. Unknown ids and the root are ignored.
     void forget(std::uint64_t id, std::uint64_t n);
 
-    [[nodiscard]] std::size_t size() const;
+    struct Counts {
+        std::size_t inodes = 0;     // known to the kernel
+        std::size_t path_fds = 0;   // of those, holding an open O_PATH fd
+        std::uint64_t reopens = 0;  // evicted fds reopened from a file handle
+    };
+    [[nodiscard]] Counts counts() const;
+    [[nodiscard]] std::size_t size() const { return counts().inodes; }
+
+    // Whether fds can be evicted: the backing filesystem exports handles and we may open them.
+    [[nodiscard]] bool evicts() const noexcept { return handles_work_; }
 
 private:
     struct Key {
@@ -62,15 +109,33 @@ private:
                                               static_cast<std::uint64_t>(k.dev));
         }
     };
+    using Handle = std::vector<unsigned char>;  // a struct file_handle, header included
     struct Entry {
         std::shared_ptr<Inode> inode;
         std::uint64_t nlookup = 0;
+        PathFd fd;                               // null while evicted
+        Handle handle;                           // empty: cannot be reopened, so never evicted
+        std::list<std::uint64_t>::iterator lru;  // valid while fd is set and handle is not empty
     };
+
+    [[nodiscard]] Handle handle_of(int fd) const;
+    // Under mu_: an fd for entry id became open (adopted or reopened); closes the coldest
+    // evictable ones beyond the cap, handing them to `closed` to be released after the lock.
+    void opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed);
+    // Under mu_: entry is about to be erased; its fd leaves the count and the LRU list.
+    void unlink_locked(Entry& entry);
+
+    const sys::UniqueFd mount_fd_;  // open_by_handle_at needs a real (non-O_PATH) fd on the fs
+    const bool handles_work_;
+    const std::size_t max_path_fds_;
 
     // Lock order: mu_ is a leaf lock; never held across a syscall or a fuse_reply_*.
     mutable std::mutex mu_;
     std::unordered_map<std::uint64_t, Entry> by_id_;
     std::unordered_map<Key, std::uint64_t, KeyHash> by_key_;
+    std::list<std::uint64_t> lru_;  // evictable entries with an open fd, most recently used first
+    std::size_t path_fds_ = 0;
+    std::uint64_t reopens_ = 0;
     std::uint64_t next_id_ = kRootId + 1;
 };
 

@@ -95,12 +95,11 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
 
 int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0))
         return EROFS;
     // The O_PATH fd cannot do I/O; reopening its /proc link reaches even an unlinked file.
-    sys::UniqueFd fd{
-        ::open(proc_fd_path(inode->fd.get()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
+    sys::UniqueFd fd{::open(proc_fd_path(inode.fd()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
@@ -109,20 +108,20 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
     const auto dir = fs.inode(parent);
-    if (!dir) return ESTALE;
+    if (!dir) return dir.error();
     if (fs.config.read_only) return EROFS;
     sys::UniqueFd fd;
     {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
-        fd.reset(::openat(dir->fd.get(), name,
+        fd.reset(::openat(dir.fd(), name,
                           backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
         if (!fd) return errno;
     }
     fuse_entry_param e{};
     if (const int err = entry_from_fd(fs, fd.get(), e); err != 0) return err;
     const auto inode = fs.inode(e.ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, *inode, fi, std::move(fd), &e);
     return 0;
@@ -206,7 +205,7 @@ int flush(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (const auto inode = fs.inode(ino)) passthrough_release(fs, *inode);
+    if (const auto inode = fs.inodes.find_inode(ino)) passthrough_release(fs, *inode);
     sys::UniqueFd owned{handle_fd(fi)};
     owned.reset();
     fs.stats.open_files.fetch_sub(1, std::memory_order_relaxed);

@@ -24,7 +24,7 @@ struct DirCloser {
 
 struct DirHandle {
     std::unique_ptr<DIR, DirCloser> dp;
-    std::shared_ptr<Inode> dir;  // readdirplus looks entries up in it
+    std::shared_ptr<Inode> dir;  // readdirplus looks entries up in it, through dp's fd
     std::mutex mu;               // one listing cursor per handle
     off_t offset = 0;            // the offset the cursor is at
     dirent* pending = nullptr;   // read but not yet returned (did not fit the last reply)
@@ -62,7 +62,7 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
             fuse_entry_param e{};
             bool looked_up = false;
             if (!is_dot_or_dotdot(ent->d_name)) {
-                looked_up = lookup_entry(fs, *d.dir, ent->d_name, e) == 0;
+                looked_up = lookup_entry(fs, *d.dir, ::dirfd(d.dp.get()), ent->d_name, e) == 0;
             }
             if (!looked_up) {
                 // Still listed; the kernel links entries with node id 0 to nothing.
@@ -94,14 +94,14 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
 
 int opendir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
-    sys::UniqueFd fd{::openat(inode->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (!inode) return inode.error();
+    sys::UniqueFd fd{::openat(inode.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (!fd) return errno;
     auto d = std::make_unique<DirHandle>();
     d->dp.reset(::fdopendir(fd.get()));
     if (!d->dp) return errno;
     fd.release();  // the DIR owns it now
-    d->dir = inode;
+    d->dir = inode.shared();
     put_handle(fi, std::move(d));
     fs.stats.open_dirs.fetch_add(1, std::memory_order_relaxed);
     if (fuse_reply_open(req, fi) != 0) {

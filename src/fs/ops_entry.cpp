@@ -16,9 +16,9 @@ namespace splicefs::fs::ops {
 
 int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
-    if (!dir) return ESTALE;
+    if (!dir) return dir.error();
     fuse_entry_param e{};
-    const int err = lookup_entry(fs, *dir, name, e);
+    const int err = lookup_entry(fs, dir, name, e);
     if (err == ENOENT && fs.entry_timeout > 0) {
         // A negative entry lets the kernel cache "no such name" like any other entry.
         e = fuse_entry_param{};
@@ -45,15 +45,15 @@ int forget_multi(Fs& fs, fuse_req_t req, std::size_t count, fuse_forget_data* fo
 
 int getattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     struct stat st {};
-    if (const int err = stat_inode(*inode, fi, st); err != 0) return err;
+    if (const int err = stat_inode(inode, fi, st); err != 0) return err;
     fuse_reply_attr(req, &st, fs.attr_timeout);
     return 0;
 }
 
 namespace {
-int set_times(const Inode& inode, const struct stat& attr, int to_set, const fuse_file_info* fi) {
+int set_times(const InodeRef& inode, const struct stat& attr, int to_set, const fuse_file_info* fi) {
     std::array<timespec, 2> tv{};
     tv[0].tv_nsec = UTIME_OMIT;
     tv[1].tv_nsec = UTIME_OMIT;
@@ -72,7 +72,7 @@ int set_times(const Inode& inode, const struct stat& attr, int to_set, const fus
         rc = ::futimens(static_cast<int>(fi->fh), tv.data());
     } else {
         // utimensat takes an empty path on the O_PATH fd itself, symlinks included.
-        rc = ::utimensat(inode.fd.get(), "", tv.data(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+        rc = ::utimensat(inode.fd(), "", tv.data(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     }
     return rc == 0 ? 0 : errno;
 }
@@ -80,39 +80,38 @@ int set_times(const Inode& inode, const struct stat& attr, int to_set, const fus
 
 int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (fs.config.read_only) return EROFS;
     const int fd = fi != nullptr ? static_cast<int>(fi->fh) : -1;
 
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
-        const int rc = fd >= 0
-                           ? ::fchmod(fd, attr->st_mode)
-                           : ::fchmodat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), attr->st_mode, 0);
+        const int rc = fd >= 0 ? ::fchmod(fd, attr->st_mode)
+                               : ::fchmodat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), attr->st_mode, 0);
         if (rc != 0) return errno;
     }
     if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) != 0) {
         const uid_t uid = (to_set & FUSE_SET_ATTR_UID) != 0 ? attr->st_uid : static_cast<uid_t>(-1);
         const gid_t gid = (to_set & FUSE_SET_ATTR_GID) != 0 ? attr->st_gid : static_cast<gid_t>(-1);
-        if (::fchownat(inode->fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+        if (::fchownat(inode.fd(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
     }
     if ((to_set & FUSE_SET_ATTR_SIZE) != 0) {
         const int rc = fd >= 0 ? ::ftruncate(fd, attr->st_size)
-                               : ::truncate(proc_fd_path(inode->fd.get()).c_str(), attr->st_size);
+                               : ::truncate(proc_fd_path(inode.fd()).c_str(), attr->st_size);
         if (rc != 0) return errno;
     }
     // Times last, so that an explicit mtime is not overwritten by the truncate above.
     if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                    FUSE_SET_ATTR_MTIME_NOW)) != 0) {
-        if (const int err = set_times(*inode, *attr, to_set, fi); err != 0) return err;
+        if (const int err = set_times(inode, *attr, to_set, fi); err != 0) return err;
     }
     return getattr(fs, req, ino, fi);
 }
 
 int readlink(Fs& fs, fuse_req_t req, fuse_ino_t ino) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     std::array<char, PATH_MAX + 1> buf{};
-    const ssize_t n = ::readlinkat(inode->fd.get(), "", buf.data(), buf.size());
+    const ssize_t n = ::readlinkat(inode.fd(), "", buf.data(), buf.size());
     if (n < 0) return errno;
     if (static_cast<std::size_t>(n) >= buf.size()) return ENAMETOOLONG;
     buf[static_cast<std::size_t>(n)] = '\0';
@@ -122,14 +121,14 @@ int readlink(Fs& fs, fuse_req_t req, fuse_ino_t ino) {
 
 int access(Fs& fs, fuse_req_t req, fuse_ino_t ino, int mask) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (fs.config.read_only && (mask & W_OK) != 0 && inode->type != S_IFCHR && inode->type != S_IFBLK &&
         inode->type != S_IFIFO && inode->type != S_IFSOCK) {
         return EROFS;
     }
     const CallerCredentials creds(fs, req);
     if (creds.error() != 0) return creds.error();
-    if (::faccessat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), mask, AT_EACCESS) != 0) return errno;
+    if (::faccessat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), mask, AT_EACCESS) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }

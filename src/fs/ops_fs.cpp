@@ -113,9 +113,9 @@ void init(Fs& fs, fuse_conn_info* conn) {
 
 int statfs(Fs& fs, fuse_req_t req, fuse_ino_t ino) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     struct statvfs st {};
-    if (::fstatvfs(inode->fd.get(), &st) != 0) return errno;
+    if (::fstatvfs(inode.fd(), &st) != 0) return errno;
     fuse_reply_statfs(req, &st);
     return 0;
 }

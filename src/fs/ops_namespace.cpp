@@ -20,15 +20,15 @@ template <typename Make>
 int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Make make,
                 CallerCredentials::Umask umask = CallerCredentials::Umask::Caller) {
     const auto dir = fs.inode(parent);
-    if (!dir) return ESTALE;
+    if (!dir) return dir.error();
     if (fs.config.read_only) return EROFS;
     {
         const CallerCredentials creds(fs, req, umask);
         if (creds.error() != 0) return creds.error();
-        if (make(dir->fd.get()) != 0) return errno;
+        if (make(dir.fd()) != 0) return errno;
     }
     fuse_entry_param e{};
-    if (const int err = lookup_entry(fs, *dir, name, e); err != 0) return err;
+    if (const int err = lookup_entry(fs, dir, name, e); err != 0) return err;
     fuse_reply_entry(req, &e);
     return 0;
 }
@@ -51,32 +51,32 @@ int symlink(Fs& fs, fuse_req_t req, const char* link, fuse_ino_t parent, const c
 int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
     const auto inode = fs.inode(ino);
     const auto dir = fs.inode(newparent);
-    if (!inode || !dir) return ESTALE;
+    if (!inode) return inode.error();
+    if (!dir) return dir.error();
     if (fs.config.read_only) return EROFS;
     // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
-    if (::linkat(AT_FDCWD, proc_fd_path(inode->fd.get()).c_str(), dir->fd.get(), newname,
-                 AT_SYMLINK_FOLLOW) != 0)
+    if (::linkat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), dir.fd(), newname, AT_SYMLINK_FOLLOW) != 0)
         return errno;
     fuse_entry_param e{};
-    if (const int err = lookup_entry(fs, *dir, newname, e); err != 0) return err;
+    if (const int err = lookup_entry(fs, dir, newname, e); err != 0) return err;
     fuse_reply_entry(req, &e);
     return 0;
 }
 
 int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
-    if (!dir) return ESTALE;
+    if (!dir) return dir.error();
     if (fs.config.read_only) return EROFS;
-    if (::unlinkat(dir->fd.get(), name, 0) != 0) return errno;
+    if (::unlinkat(dir.fd(), name, 0) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }
 
 int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
-    if (!dir) return ESTALE;
+    if (!dir) return dir.error();
     if (fs.config.read_only) return EROFS;
-    if (::unlinkat(dir->fd.get(), name, AT_REMOVEDIR) != 0) return errno;
+    if (::unlinkat(dir.fd(), name, AT_REMOVEDIR) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }
@@ -85,9 +85,10 @@ int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino
            const char* newname, unsigned int flags) {
     const auto from = fs.inode(parent);
     const auto to = fs.inode(newparent);
-    if (!from || !to) return ESTALE;
+    if (!from) return from.error();
+    if (!to) return to.error();
     if (fs.config.read_only) return EROFS;
-    if (::renameat2(from->fd.get(), name, to->fd.get(), newname, flags) != 0) return errno;
+    if (::renameat2(from.fd(), name, to.fd(), newname, flags) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }

@@ -37,24 +37,27 @@ int reply_bytes(fuse_req_t req, const char* data, std::size_t len, std::size_t s
 int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, std::size_t size,
              int flags) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (fs.config.read_only) return EROFS;
     if (is_stats(ino, name)) return EPERM;
-    if (::setxattr(proc_fd_path(inode->fd.get()).c_str(), name, value, size, flags) != 0) return errno;
+    if (::setxattr(proc_fd_path(inode.fd()).c_str(), name, value, size, flags) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }
 
 int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (is_stats(ino, name)) {
         // Derived when asked for, not kept up to date on every lookup and forget.
-        fs.stats.known_inodes.store(static_cast<std::int64_t>(fs.inodes.size()), std::memory_order_relaxed);
+        const auto counts = fs.inodes.counts();
+        fs.stats.known_inodes.store(static_cast<std::int64_t>(counts.inodes), std::memory_order_relaxed);
+        fs.stats.inode_fds.store(static_cast<std::int64_t>(counts.path_fds), std::memory_order_relaxed);
+        fs.stats.inode_reopens.store(counts.reopens, std::memory_order_relaxed);
         const std::string json = fs.stats.to_json();
         return reply_bytes(req, json.data(), json.size(), size);
     }
-    const std::string path = proc_fd_path(inode->fd.get());
+    const std::string path = proc_fd_path(inode.fd());
     if (size == 0) {
         const ssize_t n = ::getxattr(path.c_str(), name, nullptr, 0);
         if (n < 0) return errno;
@@ -70,8 +73,8 @@ int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size
 
 int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
-    const std::string path = proc_fd_path(inode->fd.get());
+    if (!inode) return inode.error();
+    const std::string path = proc_fd_path(inode.fd());
     std::vector<char> names;
     for (;;) {  // the list can grow between the size probe and the read
         const ssize_t want = ::listxattr(path.c_str(), nullptr, 0);
@@ -101,10 +104,10 @@ int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
 
 int removexattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name) {
     const auto inode = fs.inode(ino);
-    if (!inode) return ESTALE;
+    if (!inode) return inode.error();
     if (fs.config.read_only) return EROFS;
     if (is_stats(ino, name)) return EPERM;
-    if (::removexattr(proc_fd_path(inode->fd.get()).c_str(), name) != 0) return errno;
+    if (::removexattr(proc_fd_path(inode.fd()).c_str(), name) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }

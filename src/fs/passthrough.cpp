@@ -48,11 +48,11 @@ Fs& fs_from(void* userdata) {
     return *static_cast<Fs*>(userdata);
 }
 
-std::uint32_t stack_depth_for(const Fs& fs) {
+std::uint32_t stack_depth_for(Fs& fs) {
     struct statfs st {};
     const auto root = fs.inode(InodeTable::kRootId);
     // An overlayfs backing already stacks one level.
-    if (root && ::fstatfs(root->fd.get(), &st) == 0 && st.f_type == kOverlayfsMagic) return 2;
+    if (root && ::fstatfs(root.fd(), &st) == 0 && st.f_type == kOverlayfsMagic) return 2;
     return 1;
 }
 

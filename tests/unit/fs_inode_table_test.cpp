@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fs/inode_table.hpp"
 
@@ -30,11 +34,12 @@ protected:
         EXPECT_EQ(::fstatat(fd.get(), "", &st, AT_EMPTY_PATH), 0);
         return fd;
     }
-    InodeTable make_table() const {
+    InodeTable make_table(std::size_t max_path_fds = InodeTable::kUnlimited) const {
         struct stat st {};
         auto fd = open_path(".", st);
-        return InodeTable(std::move(fd), st);
+        return InodeTable(std::move(fd), st, max_path_fds);
     }
+    void touch(const std::string& name) const { ASSERT_EQ(::close(::creat((dir_ / name).c_str(), 0644)), 0); }
 
     std::filesystem::path dir_;
 };
@@ -47,9 +52,9 @@ int open_fd_count() {
 
 TEST_F(InodeTableTest, RootIsKnownAndNeverForgotten) {
     auto table = make_table();
-    ASSERT_NE(table.find(InodeTable::kRootId), nullptr);
+    ASSERT_TRUE(table.find(InodeTable::kRootId));
     table.forget(InodeTable::kRootId, 1000);
-    EXPECT_NE(table.find(InodeTable::kRootId), nullptr);
+    EXPECT_TRUE(table.find(InodeTable::kRootId));
     EXPECT_EQ(table.size(), 1U);
 }
 
@@ -62,9 +67,9 @@ TEST_F(InodeTableTest, SameInodeGetsSameIdAndCountsLookups) {
     EXPECT_NE(id1, InodeTable::kRootId);
     EXPECT_EQ(table.size(), 2U);
     table.forget(id1, 1);
-    ASSERT_NE(table.find(id1), nullptr) << "one lookup is still owed";
+    ASSERT_TRUE(table.find(id1)) << "one lookup is still owed";
     table.forget(id1, 1);
-    EXPECT_EQ(table.find(id1), nullptr);
+    EXPECT_FALSE(table.find(id1));
     EXPECT_EQ(table.size(), 1U);
 }
 
@@ -73,7 +78,7 @@ TEST_F(InodeTableTest, ForgetMoreThanCountedErases) {
     struct stat st {};
     const auto id = table.remember(open_path("b", st), st);
     table.forget(id, 5);
-    EXPECT_EQ(table.find(id), nullptr);
+    EXPECT_FALSE(table.find(id));
 }
 
 TEST_F(InodeTableTest, IdsAreNotReusedAfterForget) {
@@ -83,12 +88,13 @@ TEST_F(InodeTableTest, IdsAreNotReusedAfterForget) {
     table.forget(first, 1);
     const auto second = table.remember(open_path("a", st), st);
     EXPECT_NE(first, second) << "a stale id must miss, never hit a new entry";
-    EXPECT_EQ(table.find(first), nullptr);
+    EXPECT_FALSE(table.find(first));
 }
 
 TEST_F(InodeTableTest, UnknownIdsMissQuietly) {
     auto table = make_table();
-    EXPECT_EQ(table.find(424242), nullptr);
+    EXPECT_FALSE(table.find(424242));
+    EXPECT_EQ(table.find(424242).error(), ESTALE);
     table.forget(424242, 1);  // no crash, no effect
     EXPECT_EQ(table.size(), 1U);
 }
@@ -100,9 +106,9 @@ TEST_F(InodeTableTest, FdsAreClosedWhenForgottenOrDuplicate) {
         struct stat st {};
         const auto id = table.remember(open_path("a", st), st);
         table.remember(open_path("a", st), st);  // duplicate fd must be closed at once
-        EXPECT_EQ(open_fd_count(), before + 2);  // root + a
+        EXPECT_EQ(open_fd_count(), before + 3);  // root (O_PATH and the mount fd for handles) + a
         table.forget(id, 2);
-        EXPECT_EQ(open_fd_count(), before + 1);
+        EXPECT_EQ(open_fd_count(), before + 2);
     }
     EXPECT_EQ(open_fd_count(), before);
 }
@@ -113,10 +119,86 @@ TEST_F(InodeTableTest, BorrowedInodeOutlivesForget) {
     const auto id = table.remember(open_path("b", st), st);
     const auto held = table.find(id);
     table.forget(id, 1);
-    ASSERT_NE(held, nullptr);
+    ASSERT_TRUE(held);
     struct stat again {};
-    EXPECT_EQ(::fstatat(held->fd.get(), "", &again, AT_EMPTY_PATH), 0) << "an in-flight request keeps its fd";
+    EXPECT_EQ(::fstatat(held.fd(), "", &again, AT_EMPTY_PATH), 0) << "an in-flight request keeps its fd";
     EXPECT_EQ(again.st_ino, st.st_ino);
+}
+
+ino_t ino_of(const InodeRef& ref) {
+    struct stat st {};
+    EXPECT_EQ(::fstatat(ref.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW), 0);
+    return st.st_ino;
+}
+
+// More inodes than the fd budget: the coldest fds are closed and reopened by handle on use.
+TEST_F(InodeTableTest, EvictsBeyondTheBudgetAndReopensByHandle) {
+    auto table = make_table(4);
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    std::vector<std::pair<std::uint64_t, ino_t>> known;
+    for (int i = 0; i < 20; ++i) {
+        touch("f" + std::to_string(i));
+        struct stat st {};
+        known.emplace_back(table.remember(open_path("f" + std::to_string(i), st), st), st.st_ino);
+        EXPECT_LE(table.counts().path_fds, 4U);
+    }
+    const int before = open_fd_count();
+    for (const auto& [id, ino] : known) {
+        const auto ref = table.find(id);
+        ASSERT_TRUE(ref) << std::strerror(ref.error());
+        EXPECT_EQ(ino_of(ref), ino) << "node id " << id << " reopened another file";
+    }
+    EXPECT_GE(table.counts().reopens, 16U);
+    EXPECT_LE(table.counts().path_fds, 4U);
+    EXPECT_EQ(open_fd_count(), before) << "evicted fds must be closed";
+    EXPECT_EQ(table.size(), 21U);
+    for (const auto& [id, ino] : known) table.forget(id, 1);
+    EXPECT_EQ(table.counts().path_fds, 1U) << "only the root keeps an fd";
+}
+
+TEST_F(InodeTableTest, EvictedFileThatIsGoneAnswersEstale) {
+    auto table = make_table(2);
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    touch("gone");
+    struct stat st {};
+    const auto id = table.remember(open_path("gone", st), st);
+    table.remember(open_path("a", st), st);  // evicts "gone"
+    ASSERT_EQ(::unlink((dir_ / "gone").c_str()), 0);
+    const auto ref = table.find(id);
+    EXPECT_FALSE(ref);
+    EXPECT_EQ(ref.error(), ESTALE);
+}
+
+// An evicted inode is not pinned: its number can go to a new file, which must get a node id
+// of its own while the old id answers ESTALE.
+TEST_F(InodeTableTest, ReusedInodeNumberIsANewInode) {
+    auto table = make_table(2);
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    touch("old");
+    struct stat old_st {};
+    const auto old_id = table.remember(open_path("old", old_st), old_st);
+    struct stat st {};
+    const auto a_id = table.remember(open_path("a", st), st);  // evicts "old"
+    ASSERT_EQ(::unlink((dir_ / "old").c_str()), 0);
+    ino_t reused = 0;
+    for (int i = 0; i < 50 && reused != old_st.st_ino; ++i) {
+        touch("new" + std::to_string(i));
+        struct stat nst {};
+        ASSERT_EQ(::stat((dir_ / ("new" + std::to_string(i))).c_str(), &nst), 0);
+        if (nst.st_ino == old_st.st_ino) {
+            reused = nst.st_ino;
+            const auto new_id = table.remember(open_path("new" + std::to_string(i), nst), nst);
+            EXPECT_NE(new_id, old_id);
+            EXPECT_FALSE(table.find(old_id));
+            const auto ref = table.find(new_id);
+            ASSERT_TRUE(ref);
+            EXPECT_EQ(ino_of(ref), old_st.st_ino);
+            table.forget(old_id, 1);  // must not unmap the new file
+            EXPECT_EQ(table.remember(open_path("new" + std::to_string(i), nst), nst), new_id);
+        }
+    }
+    table.forget(a_id, 1);
+    if (reused == 0) GTEST_SKIP() << "the filesystem did not reuse inode " << old_st.st_ino;
 }
 
 }  // namespace
