@@ -87,6 +87,32 @@ void attach_session(fuse_session* se, Fs& fs) {
     if (fs.config.passthrough) install_passthrough(se, fs);
 }
 
+void Fs::set_after_init(std::function<void()> job) {
+    after_init_ = std::move(job);
+    after_init_pending_.store(static_cast<bool>(after_init_), std::memory_order_release);
+}
+
+void Fs::run_after_init_once() noexcept {
+    if (!after_init_pending_.exchange(false)) return;  // another worker got here first
+    try {
+        after_init_();
+    } catch (const std::exception& e) {
+        spdlog::warn("after INIT: {}", e.what());
+    }
+}
+
+void run_after_init(Fs& fs, std::function<void()> job) {
+    fs.set_after_init(std::move(job));
+}
+
+void start_offload(Fs& fs, unsigned threads) {
+    fs.offloader = std::make_unique<Offloader>(threads);
+}
+
+void stop_offload(Fs& fs) noexcept {
+    if (fs.offloader) fs.offloader->drain();
+}
+
 void log_totals(const Fs& fs) {
     const std::string summary = fs.stats.transfer_summary();
     std::size_t start = 0;

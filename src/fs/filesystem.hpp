@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/stats.hpp"
 #include "fs/fs.hpp"
 #include "fs/inode_table.hpp"
+#include "fs/offload.hpp"
 #include "fs/passthrough.hpp"
 #include "sys/fd.hpp"
 
@@ -46,6 +48,17 @@ public:
     std::atomic<int> session_fd{-1};
     std::atomic<bool> passthrough_worked{false};
 
+    // Hybrid serving (offload.hpp): the pool for slow ops, or null when every op runs on the
+    // thread that read it (libfuse's multi-threaded loop, or -s).
+    std::unique_ptr<Offloader> offloader;
+
+    // fs.hpp run_after_init(): called by every op adapter, does its work once.
+    void on_request() noexcept {
+        if (after_init_pending_.load(std::memory_order_acquire)) [[unlikely]]
+            run_after_init_once();
+    }
+    void set_after_init(std::function<void()> job);
+
     // The inode for a node id with an open O_PATH fd, or the errno to answer (InodeRef::error).
     [[nodiscard]] InodeRef inode(fuse_ino_t id) { return inodes.find(id); }
 
@@ -53,7 +66,11 @@ public:
     void warn_submount_once(const char* name);
 
 private:
+    void run_after_init_once() noexcept;
+
     std::atomic<bool> warned_submount_{false};
+    std::function<void()> after_init_;
+    std::atomic<bool> after_init_pending_{false};
 };
 
 [[nodiscard]] inline Fs& fs_of(fuse_req_t req) {

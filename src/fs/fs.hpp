@@ -3,6 +3,7 @@
 // and the statistics. The lowlevel op adapters reach it through fuse_req_userdata().
 #include <fuse_lowlevel.h>
 
+#include <functional>
 #include <memory>
 
 #include "core/config.hpp"
@@ -28,6 +29,16 @@ using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 // Call after fuse_session_mount() and before the session loop: attaches what the fs needs
 // from the live session (the kernel passthrough I/O hooks when Config::passthrough is set).
 void attach_session(fuse_session* se, Fs& fs);
+
+// Runs `job` once, on the thread of the first request after INIT: the kernel sends none
+// before it has processed the INIT reply. Set before the loop starts. (Doing this from a
+// thread that touches the mount, e.g. statfs, made an immediate fusermount3 -u fail EBUSY.)
+void run_after_init(Fs& fs, std::function<void()> job);
+
+// Hybrid serving (offload.hpp): starts the pool for slow ops before a single-threaded loop,
+// and drains it once the loop has returned (before the session is destroyed).
+void start_offload(Fs& fs, unsigned threads);
+void stop_offload(Fs& fs) noexcept;
 
 // Logs the transfer totals (spliced vs copied) at info level; called at unmount.
 void log_totals(const Fs& fs);

@@ -4,10 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <new>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 
 #include "fs/filesystem.hpp"
+#include "fs/offload.hpp"
 #include "fs/ops.hpp"
 
 namespace splicefs::fs {
@@ -33,12 +38,70 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
+// Ops that hybrid serving (offload.hpp) hands to the pool: they move much data or may block.
+constexpr bool may_offload(Op op) noexcept {
+    return op == Op::Read || op == Op::Fsync || op == Op::Fsyncdir || op == Op::Flock ||
+           op == Op::Fallocate || op == Op::CopyFileRange;
+}
+
+// Smaller reads are answered on the reader thread: the hand-off would cost more than the splice.
+constexpr std::size_t kOffloadReadBytes = 64 * 1024;
+
+// An argument as kept for a pool thread: libfuse's fuse_file_info lives on the reader's
+// stack and is gone once the op returns, so it travels by value.
+template <typename T>
+struct Kept {
+    static_assert(!std::is_pointer_v<T>, "only fuse_file_info* may cross to the pool");
+    T value;
+    explicit Kept(T v) noexcept : value(v) {}
+    T get() noexcept { return value; }
+};
+template <>
+struct Kept<fuse_file_info*> {
+    fuse_file_info copy{};
+    bool null = true;
+    explicit Kept(const fuse_file_info* fi) noexcept : null(fi == nullptr) {
+        if (fi != nullptr) copy = *fi;
+    }
+    fuse_file_info* get() noexcept { return null ? nullptr : &copy; }
+};
+
 template <Op kOp, auto Impl>
 struct Adapter;
 
 template <Op kOp, typename... Args, int (*Impl)(Fs&, fuse_req_t, Args...)>
 struct Adapter<kOp, Impl> {
     static void call(fuse_req_t req, Args... args) noexcept {
+        fs_of(req).on_request();
+        if constexpr (may_offload(kOp)) {
+            Fs& fs = fs_of(req);
+            if (fs.offloader && wants_pool(args...) && offload(*fs.offloader, req, args...)) return;
+        }
+        run(req, args...);
+    }
+
+private:
+    static bool wants_pool(Args... args) noexcept {
+        if constexpr (kOp == Op::Read) {
+            const auto size = std::get<1>(std::tuple<Args...>(args...));
+            return size >= kOffloadReadBytes;
+        } else {
+            return true;
+        }
+    }
+
+    static bool offload(Offloader& pool, fuse_req_t req, Args... args) noexcept {
+        try {
+            return pool.submit(
+                [req, kept = std::tuple<Kept<Args>...>(Kept<Args>(args)...)]() mutable noexcept {
+                    std::apply([req](auto&... k) { run(req, k.get()...); }, kept);
+                });
+        } catch (const std::exception&) {
+            return false;  // no memory for the job: answer on this thread
+        }
+    }
+
+    static void run(fuse_req_t req, Args... args) noexcept {
         Fs& fs = fs_of(req);
         OpTimer timer(fs.stats.op(kOp));
         int err = 0;

@@ -1,14 +1,12 @@
 #include "fs/tuning.hpp"
 
 #include <spdlog/spdlog.h>
-#include <sys/statfs.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string_view>
-#include <thread>
 
 namespace splicefs::fs::tuning {
 
@@ -68,18 +66,14 @@ std::optional<std::string> mount_device(const std::filesystem::path& mountpoint)
     return found;
 }
 
-void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned kb) {
-    if (kb == 0) return;
+std::function<void()> readahead_setter(const std::filesystem::path& mountpoint, unsigned kb) {
+    if (kb == 0) return {};
     const auto dev = mount_device(mountpoint);
     if (!dev) {
         spdlog::debug("readahead: {} not found in mountinfo", mountpoint.string());
-        return;
+        return {};
     }
-    const std::string knob = "/sys/class/bdi/" + *dev + "/read_ahead_kb";
-    std::thread([mountpoint, knob, kb] {
-        struct statfs st {};
-        // Blocks until the kernel has the INIT reply (requests wait for it), then answers.
-        if (::statfs(mountpoint.c_str(), &st) != 0) return;
+    return [knob = "/sys/class/bdi/" + *dev + "/read_ahead_kb", kb] {
         std::ofstream out(knob);
         out << kb << '\n';
         out.flush();
@@ -89,7 +83,7 @@ void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned 
             // Read-only /sys (containers): not worth a warning on every mount.
             spdlog::debug("cannot write {} (readahead stays at the kernel default)", knob);
         }
-    }).detach();
+    };
 }
 
 }  // namespace splicefs::fs::tuning

@@ -5,6 +5,7 @@
 // read once at start; see the README's performance section for the measurements behind them.
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -32,9 +33,9 @@ struct Knobs {
 // access to the mount itself, which may not answer before INIT); nullopt if not found.
 [[nodiscard]] std::optional<std::string> mount_device(const std::filesystem::path& mountpoint);
 
-// Raises the mount's bdi readahead once the kernel has processed INIT (the INIT reply would
-// clamp an earlier setting back to what the kernel offered). Runs in a detached thread that
-// waits for INIT with a statfs() on the mount; call after daemonizing, before the loop.
-void set_readahead_after_init(const std::filesystem::path& mountpoint, unsigned kb);
+// What raises the mount's bdi readahead to `kb`; empty when there is nothing to do. It must
+// run after the kernel has processed the INIT reply (which would clamp an earlier setting
+// back to what the kernel offered): run_after_init() in fs.hpp runs it at the first request.
+[[nodiscard]] std::function<void()> readahead_setter(const std::filesystem::path& mountpoint, unsigned kb);
 
 }  // namespace splicefs::fs::tuning

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <system_error>
 
 #ifdef SPLICEFS_HAVE_SYSTEMD
@@ -31,8 +32,14 @@ void notify(const char* state) noexcept {
 #endif
 }
 
-int serve(fuse_session* se, const Config& config) {
+int serve(fuse_session* se, const Config& config, fs::Fs& fs) {
     if (config.single_thread) return fuse_session_loop(se);
+    if (std::getenv("SPLICEFS_TUNE_HYBRID") != nullptr && config.threads == 0) {
+        fs::start_offload(fs, 4);
+        const int rc = fuse_session_loop(se);
+        fs::stop_offload(fs);
+        return rc;
+    }
     LoopConfigPtr cfg(fuse_loop_cfg_create());
     if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
     fuse_loop_cfg_set_clone_fd(cfg.get(), config.clone_fd ? 1U : 0U);
@@ -57,14 +64,14 @@ SessionPtr new_session(const Config& config, fs::Fs& fs) {
 
 int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
     notify("READY=1");
-    // Needs the live mount and a thread that survives daemonizing: hence here, not in init().
-    fs::tuning::set_readahead_after_init(config.mountpoint, fs::tuning::knobs().readahead_kb);
+    // Needs the live mount (its device number): hence here, not in init().
+    fs::run_after_init(fs, fs::tuning::readahead_setter(config.mountpoint, fs::tuning::knobs().readahead_kb));
     spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
                  ::getpid(),
                  config.single_thread ? std::string("single-threaded")
                  : config.threads     ? std::to_string(config.threads) + " threads max"
                                       : std::string("multi-threaded"));
-    const int rc = serve(se, config);
+    const int rc = serve(se, config, fs);
     notify("STOPPING=1");
     fs::log_totals(fs);
     if (rc > 0) {

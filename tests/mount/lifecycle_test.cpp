@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -97,6 +99,31 @@ TEST_F(LifecycleTest, DaemonSurvivesAndServesAfterManyOps) {
     const StatsSnapshot s = mount().stats_when_idle();
     EXPECT_EQ(s.open_files, 0) << s.json;
     EXPECT_EQ(s.open_dirs, 0) << s.json;
+}
+
+// fusermount3 -u right after the mount appears must work: nothing of the daemon's own may
+// hold the mount busy (a statfs on it from a tuning thread once made this fail with EBUSY).
+TEST(Lifecycle, UnmountRightAfterMountSucceeds) {
+    for (int i = 0; i < 15; ++i) {
+        Mount mnt;
+        const auto status = mnt.unmount();
+        ASSERT_TRUE(status.has_value()) << "round " << i << ": fusermount3 -u failed\n" << mnt.log();
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << mnt.log();
+    }
+}
+
+// The bdi readahead is raised once INIT is through (see tuning.hpp), by the first request.
+TEST_F(LifecycleTest, ReadaheadRaisedAfterFirstRequest) {
+    struct stat st {};
+    ASSERT_EQ(stat(mount().mnt().c_str(), &st), 0);
+    const std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                             std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+    if (access(knob.c_str(), W_OK) != 0) GTEST_SKIP() << knob << " is not writable here";
+    if (std::getenv("SPLICEFS_TUNE_READAHEAD_KB") != nullptr) GTEST_SKIP() << "readahead overridden";
+    std::ifstream in(knob);
+    unsigned kb = 0;
+    in >> kb;
+    EXPECT_EQ(kb, 2016U) << knob << "\n" << mount().log();
 }
 
 class ReadOnlyTest : public MountTest {
