@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -30,9 +32,16 @@ std::string read_text(const fs::path& p) {
     return s.str();
 }
 
+// The daemon to run: SPLICEFS_BIN when set (as in tests/posix; e.g. a ThreadSanitizer build
+// driven by this normally built test binary), else the one built with the tests.
+std::string daemon_binary() {
+    const char* env = std::getenv("SPLICEFS_BIN");
+    return env != nullptr && *env != '\0' ? env : SPLICEFS_BINARY;
+}
+
 // fork + exec of the binary with stdout/stderr to `out`; optional RLIMIT_NOFILE in the child.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& out, std::optional<rlimit> nofile) {
-    std::vector<std::string> argv{SPLICEFS_BINARY};
+    std::vector<std::string> argv{daemon_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
@@ -70,10 +79,14 @@ bool reap(pid_t pid, std::chrono::milliseconds timeout, int* status) {
     }
 }
 
-// A live splicefs mount answers stat(); a dead one says ENOTCONN.
+// A live splicefs mount answers statfs() as FUSE; a dead one says ENOTCONN. statfs() comes
+// first: a daemon recovering a stale mount detaches it before it mounts, and the mount table
+// read before a successful stat() could still list the dead mount while stat() already saw
+// the empty directory between the two (the test then ran on that directory).
 bool live_mount(const fs::path& mnt) {
-    struct stat st {};
-    return test::is_splicefs_mounted(mnt) && stat(mnt.c_str(), &st) == 0;
+    struct statfs sfs {};
+    return ::statfs(mnt.c_str(), &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC &&
+           test::is_splicefs_mounted(mnt);
 }
 
 int run_quiet(const std::vector<std::string>& argv) {
