@@ -131,12 +131,15 @@ constexpr OptionSpec kOptions[] = {
      "changed through this mount alone)",
      [](Config& c, std::string_view) { c.writeback_cache = true; }, true},
 
-    {"single-thread", 's', K::Flag, "", "multi-threaded", G::Threads, "serve requests in one thread",
+    {"single-thread", 's', K::Flag, "", "one serving thread + a pool", G::Threads,
+     "serve every request in one thread, with no pool for blocking ops (flock is then left to the "
+     "kernel)",
      [](Config& c, std::string_view) { c.single_thread = true; }, true},
-    {"threads", '\0', K::Unsigned, "N", "libfuse's default (10)", G::Threads,
-     "at most N worker threads (1..256)", [](Config& c, std::string_view v) { c.threads = parse_threads(v); },
-     true},
-    {"clone-fd", '\0', K::Flag, "", "off", G::Threads, "give each worker thread its own /dev/fuse fd",
+    {"threads", '\0', K::Unsigned, "N", "one serving thread + a pool", G::Threads,
+     "use libfuse's multi-threaded loop with at most N worker threads (1..256)",
+     [](Config& c, std::string_view v) { c.threads = parse_threads(v); }, true},
+    {"clone-fd", '\0', K::Flag, "", "off", G::Threads,
+     "use libfuse's multi-threaded loop and give each worker thread its own /dev/fuse fd",
      [](Config& c, std::string_view) { c.clone_fd = true; }, true},
 
     {"read-only", '\0', K::Flag, "", "off", G::Access, "refuse every change, even for root (also -o ro)",

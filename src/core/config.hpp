@@ -18,7 +18,7 @@ struct Config {
     bool foreground = false;
     bool debug = false;  // implies foreground; also libfuse's own debug output
     bool single_thread = false;
-    unsigned threads = 0;  // 0 = libfuse default (max_threads); only with the multi-threaded loop
+    unsigned threads = 0;  // > 0: libfuse's multi-threaded loop with this max_threads; 0: hybrid serving
     bool clone_fd = false;
     bool recover_stale = true;  // lazily unmount a dead splicefs mount on the mountpoint first
 

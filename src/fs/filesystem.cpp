@@ -105,8 +105,8 @@ void run_after_init(Fs& fs, std::function<void()> job) {
     fs.set_after_init(std::move(job));
 }
 
-void start_offload(Fs& fs, unsigned threads) {
-    fs.offloader = std::make_unique<Offloader>(threads);
+void start_offload(Fs& fs, unsigned threads, unsigned max_threads) {
+    fs.offloader = std::make_unique<Offloader>(threads, max_threads);
 }
 
 void stop_offload(Fs& fs) noexcept {

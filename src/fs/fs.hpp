@@ -37,7 +37,7 @@ void run_after_init(Fs& fs, std::function<void()> job);
 
 // Hybrid serving (offload.hpp): starts the pool for slow ops before a single-threaded loop,
 // and drains it once the loop has returned (before the session is destroyed).
-void start_offload(Fs& fs, unsigned threads);
+void start_offload(Fs& fs, unsigned threads, unsigned max_threads);
 void stop_offload(Fs& fs) noexcept;
 
 // Logs the transfer totals (spliced vs copied) at info level; called at unmount.

@@ -1,14 +1,13 @@
 #include "fs/offload.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <system_error>
+#include <algorithm>
 
 namespace splicefs::fs {
 
-Offloader::Offloader(unsigned threads) : threads_(threads == 0 ? 1 : threads) {
-    pool_.reserve(threads_);
-    for (unsigned i = 0; i < threads_; ++i) pool_.emplace_back([this] { work(); });
+Offloader::Offloader(unsigned threads, unsigned max_threads)
+    : max_threads_(std::max({threads, max_threads, 1U})) {
+    const std::lock_guard lock(mu_);
+    for (unsigned i = 0; i < std::max(threads, 1U); ++i) pool_.emplace_back([this] { work(); });
 }
 
 Offloader::~Offloader() {
@@ -21,11 +20,13 @@ bool Offloader::submit(std::function<void()> job) noexcept {
             const std::lock_guard lock(mu_);
             if (stopping_) return false;
             jobs_.push_back(std::move(job));
+            // Every thread busy (or blocked in flock): one more, so the job does not wait.
+            if (idle_ < jobs_.size() && pool_.size() < max_threads_) pool_.emplace_back([this] { work(); });
         }
         wake_.notify_one();
         return true;
     } catch (const std::exception&) {
-        return false;  // out of memory: the caller runs the job inline
+        return false;  // out of memory or threads: the caller runs the job inline
     }
 }
 
@@ -35,6 +36,7 @@ void Offloader::drain() noexcept {
         stopping_ = true;
     }
     wake_.notify_all();
+    // No thread is added once stopping_ is set, so pool_ is stable here.
     for (auto& t : pool_) {
         if (t.joinable()) t.join();
     }
@@ -45,7 +47,9 @@ void Offloader::work() noexcept {
         std::function<void()> job;
         {
             std::unique_lock lock(mu_);
+            ++idle_;
             wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            --idle_;
             if (jobs_.empty()) return;  // stopping, and nothing left to answer
             job = std::move(jobs_.front());
             jobs_.pop_front();

@@ -73,7 +73,7 @@ void init(Fs& fs, fuse_conn_info* conn) {
     // The kernel clears setuid/setgid bits itself (by SETATTR) when the daemon does not claim
     // to: the daemon writes as root, which the backing fs would exempt from clearing them.
     want(conn, FUSE_CAP_HANDLE_KILLPRIV, false);
-    // BSD locks are forwarded (a blocked flock waits in a worker thread, so not single-threaded);
+    // BSD locks are forwarded (a blocked flock waits in a pool or worker thread, so not with -s);
     // POSIX locks stay local to the kernel (see ops_locks.cpp).
     want(conn, FUSE_CAP_FLOCK_LOCKS, !c.single_thread);
     want(conn, FUSE_CAP_POSIX_LOCKS, false);

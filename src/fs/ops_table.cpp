@@ -14,6 +14,7 @@
 #include "fs/filesystem.hpp"
 #include "fs/offload.hpp"
 #include "fs/ops.hpp"
+#include "fs/tuning.hpp"
 
 namespace splicefs::fs {
 
@@ -43,9 +44,6 @@ constexpr bool may_offload(Op op) noexcept {
     return op == Op::Read || op == Op::Fsync || op == Op::Fsyncdir || op == Op::Flock ||
            op == Op::Fallocate || op == Op::CopyFileRange;
 }
-
-// Smaller reads are answered on the reader thread: the hand-off would cost more than the splice.
-constexpr std::size_t kOffloadReadBytes = 64 * 1024;
 
 // An argument as kept for a pool thread: libfuse's fuse_file_info lives on the reader's
 // stack and is gone once the op returns, so it travels by value.
@@ -83,8 +81,10 @@ struct Adapter<kOp, Impl> {
 private:
     static bool wants_pool(Args... args) noexcept {
         if constexpr (kOp == Op::Read) {
-            const auto size = std::get<1>(std::tuple<Args...>(args...));
-            return size >= kOffloadReadBytes;
+            // Smaller reads stay on the serving thread: the hand-off costs more than the splice.
+            const std::size_t size = std::get<1>(std::tuple<Args...>(args...));
+            const std::size_t threshold = std::size_t{tuning::knobs().offload_read_kb} * 1024;
+            return threshold != 0 && size >= threshold;
         } else {
             return true;
         }

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <system_error>
 
 #ifdef SPLICEFS_HAVE_SYSTEMD
@@ -32,12 +31,22 @@ void notify(const char* state) noexcept {
 #endif
 }
 
+// The default: one thread reads and serves requests, a pool takes the ops that may block
+// (fs/offload.hpp). libfuse's multi-threaded loop when --threads or
+// --clone-fd asks for it, one thread and no pool with -s.
+bool hybrid(const Config& config) {
+    return !config.single_thread && config.threads == 0 && !config.clone_fd;
+}
+
+constexpr unsigned kPoolThreads = 4;      // blocking ops in flight before the pool grows
+constexpr unsigned kPoolMaxThreads = 64;  // grown while flocks wait, like libfuse's workers
+
 int serve(fuse_session* se, const Config& config, fs::Fs& fs) {
     if (config.single_thread) return fuse_session_loop(se);
-    if (std::getenv("SPLICEFS_TUNE_HYBRID") != nullptr && config.threads == 0) {
-        fs::start_offload(fs, 4);
+    if (hybrid(config)) {
+        fs::start_offload(fs, kPoolThreads, kPoolMaxThreads);
         const int rc = fuse_session_loop(se);
-        fs::stop_offload(fs);
+        fs::stop_offload(fs);  // answers what is queued before the session goes away
         return rc;
     }
     LoopConfigPtr cfg(fuse_loop_cfg_create());
@@ -69,8 +78,9 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
     spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
                  ::getpid(),
                  config.single_thread ? std::string("single-threaded")
+                 : hybrid(config)     ? "one serving thread, a pool for blocking ops"
                  : config.threads     ? std::to_string(config.threads) + " threads max"
-                                      : std::string("multi-threaded"));
+                                      : std::string("libfuse's multi-threaded loop"));
     const int rc = serve(se, config, fs);
     notify("STOPPING=1");
     fs::log_totals(fs);
