@@ -2,6 +2,7 @@
 // is noexcept, times the op, turns a returned errno (or an exception) into exactly one
 // fuse_reply_err, and counts errors.
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 
 #include <chrono>
 #include <cstddef>
@@ -85,6 +86,11 @@ private:
             const std::size_t size = std::get<1>(std::tuple<Args...>(args...));
             const std::size_t threshold = std::size_t{tuning::knobs().offload_read_kb} * 1024;
             return threshold != 0 && size >= threshold;
+        } else if constexpr (kOp == Op::Flock) {
+            // Only a blocking acquisition can wait; an unlock or LOCK_NB answers at once, and
+            // must not queue behind waiters that wait for it.
+            const int op = std::get<2>(std::tuple<Args...>(args...));
+            return (op & LOCK_NB) == 0 && (op & (LOCK_SH | LOCK_EX)) != 0;
         } else {
             return true;
         }

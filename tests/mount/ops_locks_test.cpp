@@ -2,9 +2,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "mount_fixture.hpp"
 #include "test_util.hpp"
@@ -44,6 +49,43 @@ TEST_F(LocksTest, FlockConflictsWithAnotherProcess) {
                   return flock(c.get(), LOCK_EX | LOCK_NB) == 0 ? 0 : 1;
               }),
               0);
+}
+
+// More blocked flocks than the daemon's pool starts with (4): the pool must grow, so that an
+// fsync and the flocks themselves still complete (a fixed pool would deadlock here: the
+// holder's fsync would queue behind waiters that wait for the holder).
+TEST_F(LocksTest, BlockedFlocksDoNotStarveOtherRequests) {
+    const char* args = std::getenv("SPLICEFS_TEST_ARGS");
+    if (args != nullptr &&
+        (std::strstr(args, "--threads") != nullptr || std::strstr(args, "--clone-fd") != nullptr))
+        GTEST_SKIP() << "libfuse's loop has a fixed number of workers: more waiters than workers block it";
+    write_file(m("f"), "x");
+    const Fd holder = open_fd(m("f"), O_RDWR);
+    ASSERT_EQ(flock(holder.get(), LOCK_EX), 0) << std::strerror(errno);
+    const fs::path p = m("f");
+    std::vector<pid_t> waiters;
+    for (int i = 0; i < 8; ++i) {
+        const pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            const int fd = open(p.c_str(), O_RDWR | O_CLOEXEC);
+            const bool ok = fd >= 0 && flock(fd, LOCK_EX) == 0 && flock(fd, LOCK_UN) == 0;
+            _exit(ok ? 0 : 1);
+        }
+        waiters.push_back(pid);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let them block (not a timing assertion)
+    write_file(m("g"), "data");
+    const Fd g = open_fd(m("g"), O_RDWR);
+    ASSERT_TRUE(g.valid());
+    EXPECT_EQ(fsync(g.get()), 0) << std::strerror(errno);
+    EXPECT_EQ(fsync(holder.get()), 0) << std::strerror(errno);
+    ASSERT_EQ(flock(holder.get(), LOCK_UN), 0);
+    for (const pid_t pid : waiters) {
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
 }
 
 struct flock make_lock(short type, off_t start, off_t len) {
