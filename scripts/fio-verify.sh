@@ -112,7 +112,7 @@ PY
     # Data written through the mount is what the backing files hold: fio verifies again on
     # the backing dir directly (read-only verify pass).
     fio --name=seq-write-verify --directory="$WORK/backing" --rw=write --bs=1m --size="$SIZE" \
-        --numjobs="$NUMJOBS" --ioengine=psync --verify=crc32c --verify_fatal=1 --verify_only=1 \
+        --numjobs="$NUMJOBS" --ioengine=psync --verify=crc32c --verify_fatal=1 --verify_only=1 --verify_state_save=0 \
         --output-format=terse >/dev/null 2>"$WORK/fio.err" ||
         { echo "$name: backing-side verify of seq-write-verify failed" >&2; sed -n '1,10p' "$WORK/fio.err" >&2; FAILED=$((FAILED + 1)); }
     fusermount3 -u "$WORK/mnt" || FAILED=$((FAILED + 1))
