@@ -11,6 +11,14 @@
 namespace splicefs::fs {
 
 namespace {
+void fill_entry(const Fs& fs, fuse_ino_t id, const struct stat& st, fuse_entry_param& e) {
+    e = fuse_entry_param{};
+    e.ino = id;
+    e.attr = st;
+    e.attr_timeout = fs.attr_timeout;
+    e.entry_timeout = fs.entry_timeout;
+}
+
 int remember_fd(Fs& fs, sys::UniqueFd fd, fuse_entry_param& e, const char* name) {
     struct stat st {};
     if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
@@ -18,11 +26,7 @@ int remember_fd(Fs& fs, sys::UniqueFd fd, fuse_entry_param& e, const char* name)
         fs.warn_submount_once(name);
         return EXDEV;
     }
-    e = fuse_entry_param{};
-    e.ino = fs.inodes.remember(std::move(fd), st);
-    e.attr = st;
-    e.attr_timeout = fs.attr_timeout;
-    e.entry_timeout = fs.entry_timeout;
+    fill_entry(fs, fs.inodes.remember(std::move(fd), st), st, e);
     return 0;
 }
 }  // namespace
@@ -35,6 +39,22 @@ int lookup_entry(Fs& fs, const Inode& parent, int parent_fd, const char* name, f
     sys::UniqueFd fd{::openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
     if (!fd) return errno;
     return remember_fd(fs, std::move(fd), e, name);
+}
+
+int lookup_listed(Fs& fs, const Inode& parent, int parent_fd, const char* name, ino_t listed_ino,
+                  fuse_entry_param& e) {
+    if (fs.inodes.knows_open(fs.root_dev, listed_ino) && std::strchr(name, '/') == nullptr) {
+        struct stat st {};
+        // The name may point elsewhere since readdir: then the inode numbers differ.
+        if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == fs.root_dev &&
+            st.st_ino == listed_ino) {
+            if (const auto id = fs.inodes.count_if_open(st)) {
+                fill_entry(fs, *id, st, e);
+                return 0;
+            }
+        }
+    }
+    return lookup_entry(fs, parent, parent_fd, name, e);
 }
 
 int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e) {

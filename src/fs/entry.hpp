@@ -18,6 +18,12 @@ inline int lookup_entry(Fs& fs, const InodeRef& parent, const char* name, fuse_e
     return lookup_entry(fs, *parent, parent.fd(), name, e);
 }
 
+// Same, for a name a directory listing returned with inode number listed_ino (readdirplus):
+// when the kernel already knows that inode, one fstatat gives the attributes, with no O_PATH
+// open and close; otherwise (or if the name changed meanwhile) a plain lookup_entry().
+int lookup_listed(Fs& fs, const Inode& parent, int parent_fd, const char* name, ino_t listed_ino,
+                  fuse_entry_param& e);
+
 // Same, for an object we already hold an fd to (just created): pins it through its own
 // O_PATH fd, so a concurrent rename of the name cannot make us answer for another file.
 int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e);

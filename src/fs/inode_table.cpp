@@ -141,6 +141,22 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
     return id;
 }
 
+bool InodeTable::knows_open(dev_t dev, ino_t ino) const {
+    const std::lock_guard lock(mu_);
+    const auto it = by_key_.find(Key{dev, ino});
+    return it != by_key_.end() && by_id_.at(it->second).fd != nullptr;
+}
+
+std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
+    const std::lock_guard lock(mu_);
+    const auto it = by_key_.find(Key{st.st_dev, st.st_ino});
+    if (it == by_key_.end()) return std::nullopt;
+    auto& entry = by_id_.at(it->second);
+    if (!entry.fd) return std::nullopt;
+    ++entry.nlookup;
+    return it->second;
+}
+
 void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed) {
     ++path_fds_;
     if (entry.handle.empty()) return;  // pinned

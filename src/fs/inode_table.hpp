@@ -17,6 +17,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -82,6 +83,12 @@ public:
     // fd is `fd`: adopted when the inode is new or its fd was evicted, closed otherwise.
     // Returns the node id.
     std::uint64_t remember(sys::UniqueFd fd, const struct stat& st);
+
+    // For names a listing returns: whether (dev, ino) is known and holds an open fd, and one
+    // more kernel reference to such an inode without a new fd (nullopt when it is unknown or
+    // evicted: then the caller opens the name and calls remember()).
+    [[nodiscard]] bool knows_open(dev_t dev, ino_t ino) const;
+    std::optional<std::uint64_t> count_if_open(const struct stat& st);
 
     // Drops n kernel references; erases the inode at zero. Unknown ids and the root are ignored.
     void forget(std::uint64_t id, std::uint64_t n);

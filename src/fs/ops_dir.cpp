@@ -62,7 +62,7 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
             fuse_entry_param e{};
             bool looked_up = false;
             if (!is_dot_or_dotdot(ent->d_name)) {
-                looked_up = lookup_entry(fs, *d.dir, ::dirfd(d.dp.get()), ent->d_name, e) == 0;
+                looked_up = lookup_listed(fs, *d.dir, ::dirfd(d.dp.get()), ent->d_name, ent->d_ino, e) == 0;
             }
             if (!looked_up) {
                 // Still listed; the kernel links entries with node id 0 to nothing.

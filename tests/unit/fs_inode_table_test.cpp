@@ -73,6 +73,28 @@ TEST_F(InodeTableTest, SameInodeGetsSameIdAndCountsLookups) {
     EXPECT_EQ(table.size(), 1U);
 }
 
+// Names a listing returns: a known inode with an open fd is counted without a new fd.
+TEST_F(InodeTableTest, CountIfOpenCountsKnownInodesOnly) {
+    auto table = make_table(2);
+    struct stat st {};
+    EXPECT_FALSE(table.count_if_open(st));  // nothing known at (0, 0)
+    const auto id = table.remember(open_path("a", st), st);
+    EXPECT_TRUE(table.knows_open(st.st_dev, st.st_ino));
+    ASSERT_EQ(table.count_if_open(st), id);
+    table.forget(id, 1);
+    EXPECT_TRUE(table.find(id)) << "the listing's reference is still owed";
+    table.forget(id, 1);
+    EXPECT_FALSE(table.find(id));
+    EXPECT_FALSE(table.knows_open(st.st_dev, st.st_ino));
+    if (!table.evicts()) return;
+    struct stat bst {};
+    const auto b = table.remember(open_path("b", bst), bst);
+    table.remember(open_path("a", st), st);  // evicts b (budget 2: root + one)
+    EXPECT_FALSE(table.knows_open(bst.st_dev, bst.st_ino));
+    EXPECT_FALSE(table.count_if_open(bst)) << "an evicted inode must be reopened, not counted";
+    table.forget(b, 1);
+}
+
 TEST_F(InodeTableTest, ForgetMoreThanCountedErases) {
     auto table = make_table();
     struct stat st {};
