@@ -11,6 +11,17 @@ file_handle* as_file_handle(std::vector<unsigned char>& bytes) noexcept {
     return reinterpret_cast<file_handle*>(bytes.data());
 }
 
+// The file handle of the file behind fd; empty when its filesystem has none.
+std::vector<unsigned char> handle_of(int fd) {
+    std::vector<unsigned char> bytes(sizeof(file_handle) + MAX_HANDLE_SZ);
+    auto* handle = as_file_handle(bytes);
+    handle->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return {};
+    bytes.resize(sizeof(file_handle) + handle->handle_bytes);
+    return bytes;
+}
+
 sys::UniqueFd open_mount_fd(const sys::UniqueFd& root_fd) {
     return sys::UniqueFd{::openat(root_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
 }
@@ -40,16 +51,6 @@ InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std:
         Entry{std::move(root), 1, std::make_shared<const sys::UniqueFd>(std::move(root_fd)), {}, {}});
     by_key_.emplace(Key{root_stat.st_dev, root_stat.st_ino}, kRootId);
     path_fds_ = 1;
-}
-
-InodeTable::Handle InodeTable::handle_of(int fd) const {
-    Handle bytes(sizeof(file_handle) + MAX_HANDLE_SZ);
-    auto* handle = as_file_handle(bytes);
-    handle->handle_bytes = MAX_HANDLE_SZ;
-    int mount_id = 0;
-    if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return {};
-    bytes.resize(sizeof(file_handle) + handle->handle_bytes);
-    return bytes;
 }
 
 InodeRef InodeTable::find(std::uint64_t id) {
@@ -93,17 +94,8 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
     const Key key{st.st_dev, st.st_ino};
     Handle handle;
     if (handles_work_) {
-        {
-            // A known inode whose fd is open needs no handle: count it and close our fd.
-            const std::lock_guard lock(mu_);
-            if (const auto it = by_key_.find(key); it != by_key_.end()) {
-                auto& entry = by_id_.at(it->second);
-                if (entry.fd) {
-                    ++entry.nlookup;
-                    return it->second;
-                }
-            }
-        }
+        // A known inode whose fd is open needs no handle: count it (our fd closes on return).
+        if (const auto id = count_if_open(st)) return *id;
         handle = handle_of(fd.get());  // empty when this file has none: it is then never evicted
     }
     // Declared before the lock, so that whatever is dropped is closed after it.

@@ -125,7 +125,6 @@ private:
         std::list<std::uint64_t>::iterator lru;  // valid while fd is set and handle is not empty
     };
 
-    [[nodiscard]] Handle handle_of(int fd) const;
     // Under mu_: an fd for entry id became open (adopted or reopened); closes the coldest
     // evictable ones beyond the cap, handing them to `closed` to be released after the lock.
     void opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed);
