@@ -117,15 +117,21 @@ constexpr OptionSpec kOptions[] = {
      [](Config& c, std::string_view) { c.direct_io = true; }, true},
 
     {"cache", '\0', K::Choice, "auto|always|never", "auto", G::Cache,
-     "caching of data and attributes: auto (timeouts 1s, data kept while unchanged), always "
-     "(the backing tree changes only through this mount), never (timeouts 0, no data cache)",
+     "caching of data and attributes: auto (changes made to the backing tree outside the mount are "
+     "pushed to the kernel as they happen, names and attributes kept up to 10s, or 1s where that "
+     "cannot be watched; data kept while unchanged), always (the backing tree changes only through "
+     "this mount), never (timeouts 0, no data cache)",
      [](Config& c, std::string_view v) { c.cache = parse_cache(v); }, true},
-    {"attr-timeout", '\0', K::Seconds, "SECS", "by --cache: 1, 86400, 0", G::Cache,
-     "how long the kernel may cache attributes",
+    {"attr-timeout", '\0', K::Seconds, "SECS", "by --cache: 1 (10 watched), 86400, 0", G::Cache,
+     "how long the kernel may cache attributes (turns the watch off)",
      [](Config& c, std::string_view v) { c.attr_timeout = parse_seconds(v); }, true},
-    {"entry-timeout", '\0', K::Seconds, "SECS", "by --cache: 1, 86400, 0", G::Cache,
-     "how long the kernel may cache names (lookups)",
+    {"entry-timeout", '\0', K::Seconds, "SECS", "by --cache: 1 (10 watched), 86400, 0", G::Cache,
+     "how long the kernel may cache names (lookups; turns the watch off)",
      [](Config& c, std::string_view v) { c.entry_timeout = parse_seconds(v); }, true},
+    {"no-watch", '\0', K::Flag, "", "watch with --cache=auto", G::Cache,
+     "do not watch the backing tree for outside changes (fanotify); --cache=auto then keeps names "
+     "and attributes for 1s",
+     [](Config& c, std::string_view) { c.watch_backing = false; }, true},
     {"writeback-cache", '\0', K::Flag, "", "off", G::Cache,
      "let the kernel batch writes (fast small writes; only safe when the backing tree is "
      "changed through this mount alone)",

@@ -211,6 +211,10 @@ std::string format_stats_table(std::string_view json) {
         out += fmt::format("Kernel passthrough: {} opens, {} fell back to the splice path\n",
                            doc.num("passthrough_opens"), doc.num("passthrough_fallbacks"));
     }
+    if (doc.find("watched_dirs") != nullptr && doc.num("watched_dirs") >= 0) {
+        out += fmt::format("Backing watch: {} directories marked, {} outside changes pushed to the kernel\n",
+                           doc.num("watched_dirs"), doc.num("outside_changes"));
+    }
 
     const Json& ops = doc.at("ops");
     if (!ops.is_object) throw std::invalid_argument("\"ops\" is not an object");

@@ -36,6 +36,9 @@ struct Config {
     std::optional<double> attr_timeout;   // seconds; default depends on cache mode
     std::optional<double> entry_timeout;  // seconds; default depends on cache mode
     bool writeback_cache = false;
+    // --cache=auto: push outside changes of the backing tree to the kernel (fs/backing_watch.hpp)
+    // and let it cache names and attributes longer.
+    bool watch_backing = true;
 
     // Access.
     bool default_permissions = true;
@@ -50,6 +53,12 @@ struct Config {
     std::optional<std::filesystem::path> log_file;
     bool syslog = false;
 
+    // Explicit timeouts are honoured as given; writeback caching and kernel passthrough change
+    // backing files from the clients' own processes, which the watch would take for outsiders.
+    [[nodiscard]] bool watches_backing() const {
+        return watch_backing && cache == CacheMode::Auto && !attr_timeout && !entry_timeout &&
+               !writeback_cache && !passthrough;
+    }
     [[nodiscard]] double effective_attr_timeout() const {
         if (attr_timeout) return *attr_timeout;
         return cache == CacheMode::Never ? 0.0 : cache == CacheMode::Always ? 86400.0 : 1.0;

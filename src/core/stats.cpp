@@ -73,9 +73,10 @@ std::string Stats::to_json() const {
     std::string out = fmt::format(
         R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
         R"("inode_fds":{},"inode_reopens":{},)"
-        R"("passthrough_opens":{},"passthrough_fallbacks":{},"ops":{{)",
+        R"("passthrough_opens":{},"passthrough_fallbacks":{},"watched_dirs":{},"outside_changes":{},"ops":{{)",
         transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(),
-        inode_fds.load(), load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks));
+        inode_fds.load(), load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks),
+        watched_dirs.load(), load(outside_changes));
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

@@ -95,6 +95,8 @@ public:
     std::atomic<std::uint64_t> inode_reopens{0};          // evicted O_PATH fds reopened by file handle
     std::atomic<std::uint64_t> passthrough_opens{0};      // opens the kernel serves itself
     std::atomic<std::uint64_t> passthrough_fallbacks{0};  // opens that could not be (splice path)
+    std::atomic<std::int64_t> watched_dirs{-1};           // directories the backing watch marks; -1: off
+    std::atomic<std::uint64_t> outside_changes{0};        // invalidations pushed for outside changes
 
     OpCounters& op(Op o) noexcept { return ops[static_cast<std::size_t>(o)]; }
     [[nodiscard]] const OpCounters& op(Op o) const noexcept { return ops[static_cast<std::size_t>(o)]; }

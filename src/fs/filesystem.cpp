@@ -36,16 +36,36 @@ sys::UniqueFd open_dev_null() {
 }
 }  // namespace
 
-Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat)
+Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget)
     : config(cfg),
-      inodes(std::move(root_fd), root_stat, path_fd_budget()),
+      inodes(std::move(root_fd), root_stat, fd_budget),
       root_dev(root_stat.st_dev),
       root_ino(root_stat.st_ino),
       attr_timeout(cfg.effective_attr_timeout()),
       entry_timeout(cfg.effective_entry_timeout()),
       daemon_is_root(::geteuid() == 0),
       daemon_groups(current_groups()),
-      dev_null(open_dev_null()) {}
+      dev_null(open_dev_null()) {
+    if (config.watches_backing()) {
+        // A watched directory's fd stays open: a quarter of the budget at most.
+        watch = BackingWatch::create(inodes, stats,
+                                     fd_budget == InodeTable::kUnlimited ? fd_budget : fd_budget / 4);
+        if (watch) watch->watch(InodeTable::kRootId);
+    }
+}
+
+Fs::Timeouts Fs::timeouts(const struct stat& st, std::uint64_t since) const noexcept {
+    if (!watch || !watch->covers() || watch->generation() != since) return {entry_timeout, attr_timeout};
+    // A file with other links may be changed through a directory that is not watched.
+    const bool one_name = S_ISDIR(st.st_mode) || st.st_nlink <= 1;
+    return {BackingWatch::kWatchedTimeout, one_name ? BackingWatch::kWatchedTimeout : attr_timeout};
+}
+
+void Fs::forget(fuse_ino_t id, std::uint64_t n) {
+    const auto dropped = inodes.forget(id, n);
+    if (watch && dropped.inode && dropped.inode->watched.load(std::memory_order_relaxed))
+        watch->unwatch(*dropped.inode, dropped.fd ? dropped.fd->get() : -1);
+}
 
 void Fs::warn_submount_once(const char* name) {
     if (!warned_submount_.exchange(true)) {
@@ -76,7 +96,7 @@ FsPtr make_fs(const Config& config) {
     // The kernel has already applied the caller's umask to every mode it sends us; a second
     // mask in the daemon would make modes differ from what the caller asked for.
     ::umask(0);
-    return FsPtr{new Fs(config, std::move(root), st)};
+    return FsPtr{new Fs(config, std::move(root), st, path_fd_budget())};
 }
 
 Stats& stats_of(Fs& fs) noexcept {
@@ -111,6 +131,19 @@ void start_offload(Fs& fs, unsigned threads, unsigned max_threads) {
 
 void stop_offload(Fs& fs) noexcept {
     if (fs.offloader) fs.offloader->drain();
+}
+
+void start_watch(fuse_session* se, Fs& fs) {
+    if (!fs.watch) return;
+    fs.watch->start(se);
+    spdlog::info(
+        "backing watch on: outside changes are pushed to the kernel, which keeps names and "
+        "attributes up to {:g} s",
+        BackingWatch::kWatchedTimeout);
+}
+
+void stop_watch(Fs& fs) noexcept {
+    if (fs.watch) fs.watch->stop();
 }
 
 void log_totals(const Fs& fs) {

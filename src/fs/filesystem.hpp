@@ -13,6 +13,7 @@
 
 #include "core/config.hpp"
 #include "core/stats.hpp"
+#include "fs/backing_watch.hpp"
 #include "fs/fs.hpp"
 #include "fs/inode_table.hpp"
 #include "fs/offload.hpp"
@@ -23,7 +24,7 @@ namespace splicefs::fs {
 
 class Fs {
 public:
-    Fs(const Config& config, sys::UniqueFd root_fd, const struct stat& root_stat);
+    Fs(const Config& config, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget);
 
     const Config config;
     InodeTable inodes;
@@ -47,6 +48,21 @@ public:
     std::atomic<PassthroughMode> passthrough_mode{PassthroughMode::Off};
     std::atomic<int> session_fd{-1};
     std::atomic<bool> passthrough_worked{false};
+
+    // Outside changes pushed to the kernel (backing_watch.hpp); null when off.
+    std::unique_ptr<BackingWatch> watch;
+
+    // Timeouts for one reply about the object st. `since` is change_generation() read before
+    // the backing tree was looked at: a name that changed meanwhile gets the short ones.
+    struct Timeouts {
+        double entry;
+        double attr;
+    };
+    [[nodiscard]] std::uint64_t change_generation() const noexcept { return watch ? watch->generation() : 0; }
+    [[nodiscard]] Timeouts timeouts(const struct stat& st, std::uint64_t since) const noexcept;
+
+    // Drops n kernel references to id (InodeTable::forget), unmarking a watched directory.
+    void forget(fuse_ino_t id, std::uint64_t n);
 
     // Hybrid serving (offload.hpp): the pool for slow ops, or null when every op runs on the
     // thread that read it (libfuse's multi-threaded loop, or -s).

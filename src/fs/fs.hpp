@@ -40,6 +40,11 @@ void run_after_init(Fs& fs, std::function<void()> job);
 void start_offload(Fs& fs, unsigned threads, unsigned max_threads);
 void stop_offload(Fs& fs) noexcept;
 
+// The backing watch (backing_watch.hpp), when on: its thread starts after fuse_daemonize()
+// and stops once the loop has returned, before the session is destroyed.
+void start_watch(fuse_session* se, Fs& fs);
+void stop_watch(Fs& fs) noexcept;
+
 // Logs the transfer totals (spliced vs copied) at info level; called at unmount.
 void log_totals(const Fs& fs);
 

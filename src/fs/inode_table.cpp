@@ -48,7 +48,7 @@ InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std:
     // evicted (it has no handle in its entry).
     by_id_.emplace(
         kRootId,
-        Entry{std::move(root), 1, std::make_shared<const sys::UniqueFd>(std::move(root_fd)), {}, {}});
+        Entry{std::move(root), 1, std::make_shared<const sys::UniqueFd>(std::move(root_fd)), {}, false, {}});
     by_key_.emplace(Key{root_stat.st_dev, root_stat.st_ino}, kRootId);
     path_fds_ = 1;
 }
@@ -62,7 +62,7 @@ InodeRef InodeTable::find(std::uint64_t id) {
         if (it == by_id_.end()) return InodeRef(ESTALE);
         auto& entry = it->second;
         if (entry.fd) {
-            if (!entry.handle.empty()) lru_.splice(lru_.begin(), lru_, entry.lru);
+            if (entry.evictable()) lru_.splice(lru_.begin(), lru_, entry.lru);
             return {entry.inode, entry.fd};
         }
         inode = entry.inode;
@@ -127,7 +127,7 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
     }
     const auto id = next_id_++;
     auto& entry =
-        by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), {}}).first->second;
+        by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), false, {}}).first->second;
     by_key_.emplace(key, id);
     opened_locked(id, entry, closed);
     return id;
@@ -151,7 +151,7 @@ std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
 
 void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed) {
     ++path_fds_;
-    if (entry.handle.empty()) return;  // pinned
+    if (!entry.evictable()) return;
     lru_.push_front(id);
     entry.lru = lru_.begin();
     // Never the entry just opened: it is at the front and about to be used.
@@ -165,29 +165,50 @@ void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathF
 
 void InodeTable::unlink_locked(Entry& entry) {
     if (!entry.fd) return;
-    if (!entry.handle.empty()) lru_.erase(entry.lru);
+    if (entry.evictable()) lru_.erase(entry.lru);
     --path_fds_;
 }
 
-void InodeTable::forget(std::uint64_t id, std::uint64_t n) {
-    if (id == kRootId) return;
-    // Released after the lock, so close() runs unlocked.
-    std::shared_ptr<Inode> dropped;
-    PathFd dropped_fd;
+InodeTable::Dropped InodeTable::forget(std::uint64_t id, std::uint64_t n) {
+    if (id == kRootId) return {};
     const std::lock_guard lock(mu_);
     const auto it = by_id_.find(id);
-    if (it == by_id_.end()) return;
+    if (it == by_id_.end()) return {};
     auto& entry = it->second;
     entry.nlookup = n >= entry.nlookup ? 0 : entry.nlookup - n;
-    if (entry.nlookup != 0) return;
+    if (entry.nlookup != 0) return {};
     // The key may already belong to a newer file that reused the inode number.
     if (const auto k = by_key_.find(Key{entry.inode->dev, entry.inode->ino});
         k != by_key_.end() && k->second == id)
         by_key_.erase(k);
     unlink_locked(entry);
-    dropped = std::move(entry.inode);
-    dropped_fd = std::move(entry.fd);
+    Dropped dropped{std::move(entry.inode), std::move(entry.fd)};  // closed by the caller, unlocked
     by_id_.erase(it);
+    return dropped;
+}
+
+bool InodeTable::pin(std::uint64_t id) {
+    const std::lock_guard lock(mu_);
+    const auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    auto& entry = it->second;
+    if (entry.pinned) return true;
+    if (entry.fd && entry.evictable()) lru_.erase(entry.lru);
+    entry.pinned = true;
+    return true;
+}
+
+std::optional<std::uint64_t> InodeTable::id_of(dev_t dev, ino_t ino) const {
+    const std::lock_guard lock(mu_);
+    const auto it = by_key_.find(Key{dev, ino});
+    if (it == by_key_.end()) return std::nullopt;
+    return it->second;
+}
+
+sys::UniqueFd InodeTable::open_handle(const struct file_handle* handle) const {
+    // open_by_handle_at takes a non-const handle but does not change it.
+    return sys::UniqueFd{
+        ::open_by_handle_at(mount_fd_.get(), const_cast<struct file_handle*>(handle), O_PATH | O_CLOEXEC)};
 }
 
 InodeTable::Counts InodeTable::counts() const {

@@ -9,9 +9,11 @@
 // their handle (open_by_handle_at) on the next request. An fd pins its inode, so its number
 // cannot be reused; an evicted inode is not pinned, and is recognised by its handle, which
 // carries the inode generation: a reused inode number never passes for the old file.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <list>
@@ -38,6 +40,9 @@ struct Inode {
     ino_t ino = 0;
     mode_t type = 0;  // S_IFMT bits
     PassthroughUse passthrough;
+    // A directory whose changes the backing watch reports (backing_watch.hpp); its fd is
+    // pinned meanwhile, since the mark is removed through it at forget.
+    std::atomic<bool> watched{false};
 };
 
 // An O_PATH | O_NOFOLLOW fd, never used for I/O; shared so that an eviction or a forget
@@ -90,8 +95,22 @@ public:
     [[nodiscard]] bool knows_open(dev_t dev, ino_t ino) const;
     std::optional<std::uint64_t> count_if_open(const struct stat& st);
 
-    // Drops n kernel references; erases the inode at zero. Unknown ids and the root are ignored.
-    void forget(std::uint64_t id, std::uint64_t n);
+    // Drops n kernel references; erases the inode at zero and hands it back with its fd (null
+    // while evicted) for the caller to release. Unknown ids and the root are ignored.
+    struct Dropped {
+        std::shared_ptr<Inode> inode;
+        PathFd fd;
+    };
+    Dropped forget(std::uint64_t id, std::uint64_t n);
+
+    // Keeps the fd of a known inode open until it is forgotten (no eviction). False when unknown.
+    bool pin(std::uint64_t id);
+
+    // The node id of a known inode, without counting a reference.
+    [[nodiscard]] std::optional<std::uint64_t> id_of(dev_t dev, ino_t ino) const;
+
+    // Opens a file handle of the backing filesystem O_PATH (invalid fd and errno on failure).
+    [[nodiscard]] sys::UniqueFd open_handle(const struct file_handle* handle) const;
 
     struct Counts {
         std::size_t inodes = 0;     // known to the kernel
@@ -122,7 +141,9 @@ private:
         std::uint64_t nlookup = 0;
         PathFd fd;                               // null while evicted
         Handle handle;                           // empty: cannot be reopened, so never evicted
-        std::list<std::uint64_t>::iterator lru;  // valid while fd is set and handle is not empty
+        bool pinned = false;                     // pin(): never evicted either
+        std::list<std::uint64_t>::iterator lru;  // valid while fd is set and evictable()
+        [[nodiscard]] bool evictable() const noexcept { return !handle.empty() && !pinned; }
     };
 
     // Under mu_: an fd for entry id became open (adopted or reopened); closes the coldest

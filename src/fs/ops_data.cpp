@@ -62,7 +62,7 @@ void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::U
     passthrough_finish(fs, inode, passthrough, rc == 0);
     if (rc != 0) {
         // Interrupted caller: the kernel will not send RELEASE (nor FORGET for the entry).
-        if (e != nullptr) fs.inodes.forget(e->ino, 1);
+        if (e != nullptr) fs.forget(e->ino, 1);
         return;  // fd closes here
     }
     fd.release();  // owned by the kernel's file until release()

@@ -72,7 +72,7 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
             }
             entsize = fuse_add_direntry_plus(req, buf.data() + used, size - used, ent->d_name, &e, next);
             if (entsize > size - used) {
-                if (looked_up) fs.inodes.forget(e.ino, 1);  // the kernel never saw this entry
+                if (looked_up) fs.forget(e.ino, 1);  // the kernel never saw this entry
                 break;
             }
         } else {

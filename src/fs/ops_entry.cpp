@@ -18,11 +18,12 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
     fuse_entry_param e{};
+    const auto since = fs.change_generation();
     const int err = lookup_entry(fs, dir, name, e);
     if (err == ENOENT && fs.entry_timeout > 0) {
         // A negative entry lets the kernel cache "no such name" like any other entry.
         e = fuse_entry_param{};
-        e.entry_timeout = fs.entry_timeout;
+        e.entry_timeout = fs.timeouts(e.attr, since).entry;
         fuse_reply_entry(req, &e);
         return 0;
     }
@@ -32,13 +33,13 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 int forget(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::uint64_t nlookup) {
-    fs.inodes.forget(ino, nlookup);
+    fs.forget(ino, nlookup);
     fuse_reply_none(req);
     return 0;
 }
 
 int forget_multi(Fs& fs, fuse_req_t req, std::size_t count, fuse_forget_data* forgets) {
-    for (std::size_t i = 0; i < count; ++i) fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
+    for (std::size_t i = 0; i < count; ++i) fs.forget(forgets[i].ino, forgets[i].nlookup);
     fuse_reply_none(req);
     return 0;
 }
@@ -48,7 +49,7 @@ int getattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!inode) return inode.error();
     struct stat st {};
     if (const int err = stat_inode(inode, fi, st); err != 0) return err;
-    fuse_reply_attr(req, &st, fs.attr_timeout);
+    fuse_reply_attr(req, &st, fs.timeouts(st, fs.change_generation()).attr);
     return 0;
 }
 

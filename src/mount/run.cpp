@@ -81,6 +81,11 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
                  : hybrid(config)     ? "one serving thread, a pool for blocking ops"
                  : config.threads     ? std::to_string(config.threads) + " threads max"
                                       : std::string("libfuse's multi-threaded loop"));
+    fs::start_watch(se, fs);
+    const struct StopWatch {
+        fs::Fs& fs;
+        ~StopWatch() { fs::stop_watch(fs); }  // also when serve() throws: before the session goes
+    } stop_watch{fs};
     const int rc = serve(se, config, fs);
     notify("STOPPING=1");
     fs::log_totals(fs);

@@ -19,6 +19,15 @@ line=$(awk -v m="$M" '$2 == m' /proc/mounts)
 [ "$(echo "$line" | awk '{print $1, $3}')" = "$B fuse.splicefs" ] || fail "fsname/type wrong: $line"
 [ "$(cat "$M/file" 2>/dev/null)" = hello ] || fail "cannot read through the mount"
 [ ! -s "$T/err" ] || fail "background mount printed: $(cat "$T/err")"
+# The backing watch runs in the forked daemon: changes made through the mount are its own
+# (not pushed back as outside changes), a change in the backing tree is.
+watch_line() { "$BIN" stats "$M" | grep '^Backing watch'; }
+mkdir "$M/d" && echo data > "$M/d/f" && mv "$M/d/f" "$M/d/g" && sleep 0.3
+case $(watch_line) in *" 0 outside changes"*) ;; *) fail "own changes seen as outside: $(watch_line)" ;; esac
+touch "$B/d/outside"
+for _ in $(seq 50); do [ -e "$M/d/outside" ] && break; sleep 0.1; done
+case $(watch_line) in *" 0 outside changes"*) fail "outside change not pushed: $(watch_line)" ;; esac
+rm -r "$M/d"
 
 # 2. A live mountpoint is refused (exit 2, one line).
 "$BIN" "$B" "$M" 2>"$T/err"

@@ -1,0 +1,244 @@
+#include "fs/backing_watch.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "fs/filesystem.hpp"
+
+namespace splicefs::fs {
+
+namespace {
+
+// Names appearing, disappearing or moving in a marked directory, and attribute or data
+// changes of the directory and of its children (FAN_EVENT_ON_CHILD), subdirectories included.
+constexpr std::uint64_t kMask = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB |
+                                FAN_MODIFY | FAN_ONDIR | FAN_EVENT_ON_CHILD;
+constexpr auto kGather = std::chrono::milliseconds(2);
+constexpr std::uint64_t kNameEvents = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
+
+std::string error_text(int err) {
+    return std::error_code(err, std::generic_category()).message();
+}
+
+// One info record of an event: the directory's file handle and the child's name ("" or "."
+// for an event on the marked directory itself).
+struct DirEvent {
+    const file_handle* dir = nullptr;
+    std::string_view name;
+};
+
+std::optional<DirEvent> parse_dir_record(const fanotify_event_metadata* md) {
+    const auto* p = reinterpret_cast<const char*>(md) + md->metadata_len;
+    const auto* end = reinterpret_cast<const char*>(md) + md->event_len;
+    while (p + sizeof(fanotify_event_info_header) <= end) {
+        const auto* hdr = reinterpret_cast<const fanotify_event_info_header*>(p);
+        if (hdr->len == 0 || p + hdr->len > end) break;
+        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || hdr->info_type == FAN_EVENT_INFO_TYPE_DFID) {
+            const auto* fid = reinterpret_cast<const fanotify_event_info_fid*>(p);
+            const auto* handle = reinterpret_cast<const file_handle*>(fid->handle);
+            DirEvent ev{handle, {}};
+            if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+                const char* name = reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
+                ev.name =
+                    std::string_view(name, ::strnlen(name, static_cast<std::size_t>(p + hdr->len - name)));
+            }
+            return ev;
+        }
+        p += hdr->len;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<BackingWatch> BackingWatch::create(InodeTable& inodes, Stats& stats, std::size_t max_dirs) {
+    if (!inodes.evicts()) {
+        spdlog::info(
+            "backing watch off: the backing filesystem's file handles cannot be opened here; "
+            "names and attributes expire after the --cache timeouts");
+        return nullptr;
+    }
+    sys::UniqueFd group{::fanotify_init(
+        FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME | FAN_UNLIMITED_QUEUE,
+        O_RDONLY | O_LARGEFILE)};
+    if (!group) {
+        spdlog::info(
+            "backing watch off: fanotify_init: {}; names and attributes expire after the --cache "
+            "timeouts",
+            error_text(errno));
+        return nullptr;
+    }
+    sys::UniqueFd wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    if (!wake) throw std::system_error(errno, std::generic_category(), "eventfd");
+    return std::unique_ptr<BackingWatch>(
+        new BackingWatch(inodes, stats, max_dirs, std::move(group), std::move(wake)));
+}
+
+BackingWatch::BackingWatch(InodeTable& inodes, Stats& stats, std::size_t max_dirs, sys::UniqueFd group,
+                           sys::UniqueFd wake)
+    : inodes_(inodes), stats_(stats), max_dirs_(max_dirs), group_(std::move(group)), wake_(std::move(wake)) {
+    stats_.watched_dirs.store(0, std::memory_order_relaxed);
+}
+
+BackingWatch::~BackingWatch() {
+    stop();
+}
+
+void BackingWatch::lost_coverage(const char* why, int err) noexcept {
+    if (!covers_.exchange(false)) return;
+    spdlog::info(
+        "backing watch: {}{}{}; names and attributes seen from now on expire after the --cache "
+        "timeouts",
+        why, err != 0 ? ": " : "", err != 0 ? error_text(err) : std::string());
+}
+
+void BackingWatch::watch(std::uint64_t id) {
+    if (!covers()) return;
+    const auto ref = inodes_.find(id);
+    if (!ref || ref->watched.load(std::memory_order_acquire)) return;
+    if (static_cast<std::size_t>(marks_.load(std::memory_order_relaxed)) >= max_dirs_) {
+        lost_coverage("more directories than the fd budget allows marks for", 0);
+        return;
+    }
+    if (ref->watched.exchange(true)) return;
+    // Pinned first, then found again: the mark goes on, and later comes off, through an fd
+    // that stays open until the forget.
+    const auto pinned = inodes_.pin(id) ? inodes_.find(id) : InodeRef(ESTALE);
+    if (!pinned || pinned.shared() != ref.shared()) {
+        ref->watched.store(false);
+        return;
+    }
+    if (::fanotify_mark(group_.get(), FAN_MARK_ADD, kMask, AT_FDCWD, proc_fd_path(pinned.fd()).c_str()) !=
+        0) {
+        ref->watched.store(false);
+        lost_coverage("cannot mark a directory", errno);
+        return;
+    }
+    stats_.watched_dirs.store(marks_.fetch_add(1) + 1, std::memory_order_relaxed);
+}
+
+void BackingWatch::unwatch(Inode& dir, int fd) noexcept {
+    if (!dir.watched.exchange(false) || fd < 0) return;
+    if (::fanotify_mark(group_.get(), FAN_MARK_REMOVE, kMask, AT_FDCWD, proc_fd_path(fd).c_str()) == 0)
+        stats_.watched_dirs.store(marks_.fetch_sub(1) - 1, std::memory_order_relaxed);
+}
+
+void BackingWatch::start(fuse_session* se) {
+    se_ = se;
+    self_pid_ = ::getpid();  // after fuse_daemonize()'s fork: the serving process
+    thread_ = std::thread([this] { run(); });
+}
+
+void BackingWatch::stop() noexcept {
+    if (!thread_.joinable()) return;
+    const std::uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+    thread_.join();
+}
+
+void BackingWatch::run() noexcept {
+    alignas(fanotify_event_metadata) std::array<char, 64 * 1024> buf{};
+    std::array<pollfd, 2> fds{{{group_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}}};
+    for (;;) {
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            spdlog::warn("backing watch stopped: poll: {}", error_text(errno));
+            lost_coverage("stopped", 0);
+            return;
+        }
+        if ((fds[1].revents & POLLIN) != 0) return;
+        // Let events gather first: the kernel merges repeats of one event in its queue (the
+        // daemon's own writes to a file, one per WRITE), so this thread wakes at most every
+        // kGather instead of once per write, at the cost of pushing a change that much later.
+        std::this_thread::sleep_for(kGather);
+        const ssize_t n = ::read(group_.get(), buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) continue;
+            spdlog::warn("backing watch stopped: read: {}", error_text(errno));
+            lost_coverage("stopped", 0);
+            return;
+        }
+        try {
+            handle_batch(buf.data(), static_cast<std::size_t>(n));
+        } catch (const std::exception& e) {
+            spdlog::warn("backing watch: {}", e.what());
+        }
+    }
+}
+
+void BackingWatch::handle_batch(const char* buf, std::size_t len) {
+    // One batch can name the same file many times (an outside writer); each invalidation is
+    // sent once. Directories are opened once per batch.
+    struct Dir {
+        std::optional<std::uint64_t> id;
+        sys::UniqueFd fd;
+    };
+    std::map<std::string, Dir> dirs;  // by handle bytes
+    std::set<std::pair<std::uint64_t, std::string>> names;
+    std::map<std::uint64_t, bool> inodes;  // id -> data changed too
+
+    auto* md = reinterpret_cast<const fanotify_event_metadata*>(buf);
+    auto left = static_cast<long>(len);
+    for (; FAN_EVENT_OK(md, left); md = FAN_EVENT_NEXT(md, left)) {
+        if (md->vers != FANOTIFY_METADATA_VERSION) {
+            lost_coverage("unexpected fanotify metadata version", 0);
+            return;
+        }
+        if ((md->mask & FAN_Q_OVERFLOW) != 0) {
+            lost_coverage("event queue overflowed", 0);
+            continue;
+        }
+        if (md->pid == self_pid_) continue;  // our own change, on behalf of the mount
+        const auto ev = parse_dir_record(md);
+        if (!ev) continue;
+        const std::string key(reinterpret_cast<const char*>(ev->dir),
+                              sizeof(file_handle) + ev->dir->handle_bytes);
+        auto [it, fresh] = dirs.try_emplace(key);
+        Dir& dir = it->second;
+        if (fresh) {
+            dir.fd = inodes_.open_handle(ev->dir);
+            struct stat st {};
+            if (dir.fd && ::fstatat(dir.fd.get(), "", &st, AT_EMPTY_PATH) == 0)
+                dir.id = inodes_.id_of(st.st_dev, st.st_ino);
+        }
+        if (!dir.id) continue;  // the kernel does not know this directory (any more)
+        const bool self = ev->name.empty() || ev->name == ".";
+        if (self) {
+            inodes[*dir.id] |= (md->mask & FAN_MODIFY) != 0;
+            continue;
+        }
+        if ((md->mask & kNameEvents) != 0) names.emplace(*dir.id, std::string(ev->name));
+        if ((md->mask & (FAN_ATTRIB | FAN_MODIFY)) != 0) {
+            struct stat st {};
+            const std::string name(ev->name);
+            if (::fstatat(dir.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            if (const auto child = inodes_.id_of(st.st_dev, st.st_ino))
+                inodes[*child] |= (md->mask & FAN_MODIFY) != 0;
+        }
+    }
+    if (!names.empty()) generation_.fetch_add(1, std::memory_order_acq_rel);
+    // Errors are expected and ignored: ENOENT when the kernel holds no such entry or inode,
+    // ENOTCONN/ENODEV once the mount is going away.
+    for (const auto& [parent, name] : names)
+        (void)fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
+    for (const auto& [id, data] : inodes)
+        (void)fuse_lowlevel_notify_inval_inode(se_, id, data ? 0 : -1, 0);  // -1: attributes only
+    stats_.outside_changes.fetch_add(names.size() + inodes.size(), std::memory_order_relaxed);
+}
+
+}  // namespace splicefs::fs
