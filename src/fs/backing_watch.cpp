@@ -134,24 +134,40 @@ void BackingWatch::watch(std::uint64_t id) {
 
 void BackingWatch::unwatch(Inode& dir, int fd) noexcept {
     if (!dir.watched.exchange(false) || fd < 0) return;
-    if (::fanotify_mark(group_.get(), FAN_MARK_REMOVE, kMask, AT_FDCWD, proc_fd_path(fd).c_str()) == 0)
-        stats_.watched_dirs.store(marks_.fetch_sub(1) - 1, std::memory_order_relaxed);
+    // Counted off either way: a mark that cannot be removed (already gone with its inode)
+    // no longer reports anything.
+    (void)::fanotify_mark(group_.get(), FAN_MARK_REMOVE, kMask, AT_FDCWD, proc_fd_path(fd).c_str());
+    stats_.watched_dirs.store(marks_.fetch_sub(1) - 1, std::memory_order_relaxed);
 }
 
 void BackingWatch::start(fuse_session* se) {
     se_ = se;
     self_pid_ = ::getpid();  // after fuse_daemonize()'s fork: the serving process
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, state = state_] {
+        run(*state);
+        state->exited.store(true, std::memory_order_release);
+    });
 }
 
 void BackingWatch::stop() noexcept {
     if (!thread_.joinable()) return;
+    state_->stopping.store(true, std::memory_order_release);
     const std::uint64_t one = 1;
     (void)!::write(wake_.get(), &one, sizeof one);
-    thread_.join();
+    for (int i = 0; i < 200 && !state_->exited.load(std::memory_order_acquire); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (state_->exited.load(std::memory_order_acquire)) {
+        thread_.join();
+        return;
+    }
+    // Closing /dev/fuse at session destroy aborts the connection, which releases it.
+    spdlog::warn(
+        "backing watch: its thread is blocked in an invalidation the kernel cannot finish "
+        "before the connection closes; left to end with the process");
+    thread_.detach();
 }
 
-void BackingWatch::run() noexcept {
+void BackingWatch::run(const ThreadState& state) noexcept {
     alignas(fanotify_event_metadata) std::array<char, 64 * 1024> buf{};
     std::array<pollfd, 2> fds{{{group_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}}};
     for (;;) {
@@ -174,14 +190,14 @@ void BackingWatch::run() noexcept {
             return;
         }
         try {
-            handle_batch(buf.data(), static_cast<std::size_t>(n));
+            if (!handle_batch(buf.data(), static_cast<std::size_t>(n), state)) return;
         } catch (const std::exception& e) {
             spdlog::warn("backing watch: {}", e.what());
         }
     }
 }
 
-void BackingWatch::handle_batch(const char* buf, std::size_t len) {
+bool BackingWatch::handle_batch(const char* buf, std::size_t len, const ThreadState& state) {
     // One batch can name the same file many times (an outside writer); each invalidation is
     // sent once. Directories are opened once per batch.
     struct Dir {
@@ -197,7 +213,7 @@ void BackingWatch::handle_batch(const char* buf, std::size_t len) {
     for (; FAN_EVENT_OK(md, left); md = FAN_EVENT_NEXT(md, left)) {
         if (md->vers != FANOTIFY_METADATA_VERSION) {
             lost_coverage("unexpected fanotify metadata version", 0);
-            return;
+            return true;
         }
         if ((md->mask & FAN_Q_OVERFLOW) != 0) {
             lost_coverage("event queue overflowed", 0);
@@ -233,12 +249,21 @@ void BackingWatch::handle_batch(const char* buf, std::size_t len) {
     }
     if (!names.empty()) generation_.fetch_add(1, std::memory_order_acq_rel);
     // Errors are expected and ignored: ENOENT when the kernel holds no such entry or inode,
-    // ENOTCONN/ENODEV once the mount is going away.
-    for (const auto& [parent, name] : names)
-        (void)fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
-    for (const auto& [id, data] : inodes)
-        (void)fuse_lowlevel_notify_inval_inode(se_, id, data ? 0 : -1, 0);  // -1: attributes only
-    stats_.outside_changes.fetch_add(names.size() + inodes.size(), std::memory_order_relaxed);
+    // ENOTCONN/ENODEV once the mount is going away. Each call may block until a request in
+    // that directory is answered; after one, `state` is all this thread may touch.
+    const auto pushed = names.size() + inodes.size();
+    auto* const se = se_;
+    for (const auto& [parent, name] : names) {
+        if (state.stopping.load(std::memory_order_acquire)) return false;
+        (void)fuse_lowlevel_notify_inval_entry(se, parent, name.c_str(), name.size());
+    }
+    for (const auto& [id, data] : inodes) {
+        if (state.stopping.load(std::memory_order_acquire)) return false;
+        (void)fuse_lowlevel_notify_inval_inode(se, id, data ? 0 : -1, 0);  // -1: attributes only
+    }
+    if (state.stopping.load(std::memory_order_acquire)) return false;
+    stats_.outside_changes.fetch_add(pushed, std::memory_order_relaxed);
+    return true;
 }
 
 }  // namespace splicefs::fs

@@ -59,8 +59,18 @@ public:
 private:
     BackingWatch(InodeTable& inodes, Stats& stats, std::size_t max_dirs, sys::UniqueFd group,
                  sys::UniqueFd wake);
-    void run() noexcept;
-    void handle_batch(const char* buf, std::size_t len);
+    // Shared by the thread and stop(): a thread still blocked in the kernel when stop() gives
+    // up on it (an invalidation waiting for the lock of a directory whose request will never be
+    // answered, the loop having ended) is left to end with the process, and then must find
+    // `stopping` without touching the watch object, which may be gone.
+    struct ThreadState {
+        std::atomic<bool> stopping{false};
+        std::atomic<bool> exited{false};
+    };
+
+    void run(const ThreadState& state) noexcept;
+    // False when stopping was seen: the caller returns at once.
+    bool handle_batch(const char* buf, std::size_t len, const ThreadState& state);
     void lost_coverage(const char* why, int err) noexcept;
 
     InodeTable& inodes_;
@@ -73,6 +83,7 @@ private:
     std::atomic<bool> covers_{true};
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<std::int64_t> marks_{0};
+    std::shared_ptr<ThreadState> state_ = std::make_shared<ThreadState>();
     std::thread thread_;
 };
 

@@ -3,7 +3,10 @@
 // owns its files and keeps their expected content; all append fixed-size records to one
 // shared log; names shared on purpose ("shared_*") may race (ENOENT/EEXIST expected there
 // only). Afterwards every file matches its record, the log holds every record exactly once,
-// the daemon's peak RSS is bounded and its fd count returns to the baseline.
+// the daemon's peak RSS is bounded and its fd count returns to the baseline. Meanwhile one
+// more thread changes a directory of the backing tree directly (the backing watch pushes
+// those changes into the kernel while the workers run) and reads it through the mount; once
+// it stops, the mount shows exactly the backing state.
 //   SPLICEFS_SOAK_SECONDS (default 20), SPLICEFS_SOAK_WORKERS (default 6),
 //   SPLICEFS_SOAK_ARGS (extra daemon options, space-separated, e.g. "--no-splice").
 #include <dirent.h>
@@ -14,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -257,6 +261,78 @@ private:
     std::vector<std::string> messages_;
 };
 
+// Changes backing/outside directly and reads it through the mount until `stop`; counts
+// errors other than the ones a race with its own changes explains.
+class OutsideChanger {
+public:
+    OutsideChanger(fs::path backing, fs::path mnt) : b_(std::move(backing)), m_(std::move(mnt)) {
+        fs::create_directory(b_);
+    }
+    void run(const std::atomic<bool>& stop) {
+        for (std::uint64_t i = 0; !stop.load(); ++i) {
+            const std::string name = "o" + std::to_string(i % 8);
+            const fs::path p = b_ / name;
+            std::error_code ec;
+            switch (i % 6) {
+                case 0:
+                    test::write_file(p, "version " + std::to_string(i));
+                    break;
+                case 1:
+                    fs::rename(p, b_ / ("r" + name), ec);
+                    break;
+                case 2:
+                    (void)::chmod(p.c_str(), 0600 | (i & 044));
+                    break;
+                case 3: {
+                    const int fd = ::open(p.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+                    if (fd >= 0) {
+                        (void)!::write(fd, "+", 1);
+                        ::close(fd);
+                    }
+                    break;
+                }
+                case 4:
+                    fs::remove(b_ / ("r" + name), ec);
+                    break;
+                default:
+                    if (::mkdir((b_ / ("sub" + name)).c_str(), 0755) != 0)
+                        (void)::rmdir((b_ / ("sub" + name)).c_str());
+            }
+            look(m_ / name);
+            if (i % 16 == 0) {
+                DIR* d = ::opendir(m_.c_str());
+                if (d == nullptr) note("opendir", errno);
+                while (d != nullptr && ::readdir(d) != nullptr) {
+                }
+                if (d != nullptr) ::closedir(d);
+            }
+            ++ops_;
+        }
+    }
+    void look(const fs::path& p) {
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) != 0) return note("lstat", errno);
+        if (!S_ISREG(st.st_mode)) return;
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return note("open", errno);
+        char buf[64];
+        if (::read(fd, buf, sizeof buf) < 0) note("read", errno);
+        ::close(fd);
+    }
+    // ENOENT: renamed or removed meanwhile; EACCES never (root); anything else is a fault.
+    void note(const char* what, int err) {
+        if (err == ENOENT) return;
+        ++errors_;
+        if (messages_.size() < 5) messages_.push_back(std::string(what) + ": " + std::strerror(err));
+    }
+    std::uint64_t ops_ = 0;
+    std::uint64_t errors_ = 0;
+    std::vector<std::string> messages_;
+
+private:
+    fs::path b_, m_;
+};
+
 struct Result {
     std::uint64_t ops = 0, errors = 0, records = 0;
     std::vector<std::string> messages;
@@ -295,6 +371,18 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
     const int baseline = fd_count(d.pid(), dirs.backing);
     const int baseline_all = fd_count(d.pid());
     const std::string baseline_fds = fd_targets(d.pid());
+
+    OutsideChanger outside(dirs.backing / "outside", dirs.mnt / "outside");
+    std::atomic<bool> stop_outside{false};
+    std::thread outside_thread([&] { outside.run(stop_outside); });
+    struct Joiner {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~Joiner() {
+            stop.store(true);
+            if (t.joinable()) t.join();
+        }
+    } outside_joiner{stop_outside, outside_thread};
 
     std::vector<pid_t> pids;
     for (int w = 0; w < workers; ++w) {
@@ -339,7 +427,31 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
         }
         std::this_thread::sleep_for(50ms);
     }
+    stop_outside.store(true);
+    outside_thread.join();
     ASSERT_TRUE(d.alive()) << d.log();
+    EXPECT_EQ(outside.errors_, 0u) << [&] {
+        std::string s;
+        for (const auto& m : outside.messages_) s += "  " + m + "\n";
+        return s;
+    }();
+    // The mount converges on what the backing tree holds now (pushed by the watch, or at the
+    // latest after the 1 s timeouts without it).
+    const auto converged = [&] {
+        if (test::list_dir(dirs.mnt / "outside") != test::list_dir(dirs.backing / "outside")) return false;
+        for (const auto& [name, ino] : test::list_dir(dirs.backing / "outside")) {
+            const fs::path bp = dirs.backing / "outside" / name;
+            if (!fs::is_regular_file(bp)) continue;
+            if (test::read_file(dirs.mnt / "outside" / name) != test::read_file(bp)) return false;
+            if (test::lstat_of(dirs.mnt / "outside" / name).st_mode != test::lstat_of(bp).st_mode)
+                return false;
+        }
+        return true;
+    };
+    const auto converge_until = std::chrono::steady_clock::now() + 15s;
+    while (!converged() && std::chrono::steady_clock::now() < converge_until)
+        std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(converged()) << "the mount still differs from the backing tree's outside/";
 
     std::uint64_t ops = 0, records_total = 0;
     std::map<std::string, std::pair<std::size_t, std::uint64_t>> expected;
@@ -408,12 +520,12 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
                                << baseline_fds << "now:\n"
                                << fd_targets(d.pid()) << stats_json(dirs.mnt);
 
-    std::printf(
-        "[soak] %ld s, %d workers, %" PRIu64 " ops, %zu files verified, %" PRIu64
-        " appended records; daemon VmHWM %ld KiB; backing fds: baseline %d peak %d after %d; all fds: "
-        "baseline %d after %d\n",
-        seconds, workers, ops, checked, records_total, hwm, baseline, peak_fds, after, baseline_all,
-        after_all);
+    std::printf("[soak] %ld s, %d workers, %" PRIu64 " ops, %zu files verified, %" PRIu64
+                " appended records, %" PRIu64
+                " outside changes; daemon VmHWM %ld KiB; backing fds: baseline %d "
+                "peak %d after %d; all fds: baseline %d after %d\n",
+                seconds, workers, ops, checked, records_total, outside.ops_, hwm, baseline, peak_fds, after,
+                baseline_all, after_all);
     RecordProperty("ops", std::to_string(ops));
     RecordProperty("vmhwm_kb", std::to_string(hwm));
     RecordProperty("peak_fds", std::to_string(peak_fds));
