@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <set>
@@ -35,31 +36,44 @@ std::string error_text(int err) {
     return std::error_code(err, std::generic_category()).message();
 }
 
-// One info record of an event: the directory's file handle and the child's name ("" or "."
-// for an event on the marked directory itself).
+// One event: its metadata, and from its info record the directory's file handle and the
+// child's name ("" or "." for an event on the marked directory itself). Records are only
+// 4-byte aligned (names have any length), so everything is copied out, not cast.
 struct DirEvent {
-    const file_handle* dir = nullptr;
-    std::string_view name;
+    fanotify_event_metadata md{};
+    FileHandle dir;  // a struct file_handle, header included
+    std::string name;
 };
 
-std::optional<DirEvent> parse_dir_record(const fanotify_event_metadata* md) {
-    const auto* p = reinterpret_cast<const char*>(md) + md->metadata_len;
-    const auto* end = reinterpret_cast<const char*>(md) + md->event_len;
-    while (p + sizeof(fanotify_event_info_header) <= end) {
-        const auto* hdr = reinterpret_cast<const fanotify_event_info_header*>(p);
-        if (hdr->len == 0 || p + hdr->len > end) break;
-        if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME || hdr->info_type == FAN_EVENT_INFO_TYPE_DFID) {
-            const auto* fid = reinterpret_cast<const fanotify_event_info_fid*>(p);
-            const auto* handle = reinterpret_cast<const file_handle*>(fid->handle);
-            DirEvent ev{handle, {}};
-            if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
-                const char* name = reinterpret_cast<const char*>(handle->f_handle) + handle->handle_bytes;
-                ev.name =
-                    std::string_view(name, ::strnlen(name, static_cast<std::size_t>(p + hdr->len - name)));
+template <typename T>
+T load(const char* p) noexcept {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// The event at buf[0, len), or nullopt when it carries no directory record.
+std::optional<DirEvent> parse_event(const char* buf, std::size_t len) {
+    DirEvent ev;
+    ev.md = load<fanotify_event_metadata>(buf);
+    std::size_t off = ev.md.metadata_len;
+    while (off + sizeof(fanotify_event_info_header) <= len) {
+        const auto hdr = load<fanotify_event_info_header>(buf + off);
+        if (hdr.len == 0 || off + hdr.len > len) break;
+        const bool with_name = hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME;
+        const std::size_t fh_off = off + offsetof(fanotify_event_info_fid, handle);
+        if ((with_name || hdr.info_type == FAN_EVENT_INFO_TYPE_DFID) &&
+            fh_off + sizeof(file_handle) <= off + hdr.len) {
+            const auto fh_len = sizeof(file_handle) + load<file_handle>(buf + fh_off).handle_bytes;
+            if (fh_off + fh_len > off + hdr.len) break;
+            ev.dir.assign(buf + fh_off, buf + fh_off + fh_len);
+            if (with_name) {
+                const char* name = buf + fh_off + fh_len;
+                ev.name.assign(name, ::strnlen(name, off + hdr.len - (fh_off + fh_len)));
             }
             return ev;
         }
-        p += hdr->len;
+        off += hdr.len;
     }
     return std::nullopt;
 }
@@ -145,7 +159,9 @@ void BackingWatch::start(fuse_session* se) {
     self_pid_ = ::getpid();  // after fuse_daemonize()'s fork: the serving process
     thread_ = std::thread([this, state = state_] {
         run(*state);
-        state->exited.store(true, std::memory_order_release);
+        const std::lock_guard lock(state->mu);
+        state->exited = true;
+        state->cv.notify_all();
     });
 }
 
@@ -154,9 +170,12 @@ void BackingWatch::stop() noexcept {
     state_->stopping.store(true, std::memory_order_release);
     const std::uint64_t one = 1;
     (void)!::write(wake_.get(), &one, sizeof one);
-    for (int i = 0; i < 200 && !state_->exited.load(std::memory_order_acquire); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (state_->exited.load(std::memory_order_acquire)) {
+    bool exited = false;
+    {
+        std::unique_lock lock(state_->mu);
+        exited = state_->cv.wait_for(lock, std::chrono::seconds(2), [this] { return state_->exited; });
+    }
+    if (exited) {
         thread_.join();
         return;
     }
@@ -208,26 +227,28 @@ bool BackingWatch::handle_batch(const char* buf, std::size_t len, const ThreadSt
     std::set<std::pair<std::uint64_t, std::string>> names;
     std::map<std::uint64_t, bool> inodes;  // id -> data changed too
 
-    auto* md = reinterpret_cast<const fanotify_event_metadata*>(buf);
-    auto left = static_cast<long>(len);
-    for (; FAN_EVENT_OK(md, left); md = FAN_EVENT_NEXT(md, left)) {
-        if (md->vers != FANOTIFY_METADATA_VERSION) {
+    for (std::size_t off = 0; off + FAN_EVENT_METADATA_LEN <= len;) {
+        const auto event_len = load<fanotify_event_metadata>(buf + off).event_len;
+        if (event_len < FAN_EVENT_METADATA_LEN || off + event_len > len) break;
+        const char* event = buf + off;
+        off += event_len;
+        const auto md = load<fanotify_event_metadata>(event);
+        if (md.vers != FANOTIFY_METADATA_VERSION) {
             lost_coverage("unexpected fanotify metadata version", 0);
             return true;
         }
-        if ((md->mask & FAN_Q_OVERFLOW) != 0) {
+        if ((md.mask & FAN_Q_OVERFLOW) != 0) {
             lost_coverage("event queue overflowed", 0);
             continue;
         }
-        if (md->pid == self_pid_) continue;  // our own change, on behalf of the mount
-        const auto ev = parse_dir_record(md);
+        if (md.pid == self_pid_) continue;  // our own change, on behalf of the mount
+        const auto ev = parse_event(event, event_len);
         if (!ev) continue;
-        const std::string key(reinterpret_cast<const char*>(ev->dir),
-                              sizeof(file_handle) + ev->dir->handle_bytes);
+        const std::string key(ev->dir.begin(), ev->dir.end());
         auto [it, fresh] = dirs.try_emplace(key);
         Dir& dir = it->second;
         if (fresh) {
-            dir.fd = inodes_.open_handle(ev->dir);
+            dir.fd = inodes_.open_handle(reinterpret_cast<const file_handle*>(ev->dir.data()));
             struct stat st {};
             if (dir.fd && ::fstatat(dir.fd.get(), "", &st, AT_EMPTY_PATH) == 0)
                 dir.id = inodes_.id_of(st.st_dev, st.st_ino);
@@ -235,16 +256,16 @@ bool BackingWatch::handle_batch(const char* buf, std::size_t len, const ThreadSt
         if (!dir.id) continue;  // the kernel does not know this directory (any more)
         const bool self = ev->name.empty() || ev->name == ".";
         if (self) {
-            inodes[*dir.id] |= (md->mask & FAN_MODIFY) != 0;
+            inodes[*dir.id] |= (md.mask & FAN_MODIFY) != 0;
             continue;
         }
-        if ((md->mask & kNameEvents) != 0) names.emplace(*dir.id, std::string(ev->name));
-        if ((md->mask & (FAN_ATTRIB | FAN_MODIFY)) != 0) {
+        if ((md.mask & kNameEvents) != 0) names.emplace(*dir.id, std::string(ev->name));
+        if ((md.mask & (FAN_ATTRIB | FAN_MODIFY)) != 0) {
             struct stat st {};
             const std::string name(ev->name);
             if (::fstatat(dir.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
             if (const auto child = inodes_.id_of(st.st_dev, st.st_ino))
-                inodes[*child] |= (md->mask & FAN_MODIFY) != 0;
+                inodes[*child] |= (md.mask & FAN_MODIFY) != 0;
         }
     }
     if (!names.empty()) generation_.fetch_add(1, std::memory_order_acq_rel);

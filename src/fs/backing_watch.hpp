@@ -10,9 +10,11 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/stats.hpp"
@@ -65,7 +67,9 @@ private:
     // `stopping` without touching the watch object, which may be gone.
     struct ThreadState {
         std::atomic<bool> stopping{false};
-        std::atomic<bool> exited{false};
+        std::mutex mu;
+        std::condition_variable cv;
+        bool exited = false;  // under mu
     };
 
     void run(const ThreadState& state) noexcept;

@@ -36,6 +36,8 @@ rc=$?
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "second mount: stderr $(cat "$T/err")"
 fusermount3 -u "$M" || fail "fusermount3 -u failed"
 wait_mount "$M" no || fail "still mounted after fusermount3 -u"
+# The daemon writes its log as it exits, which may be a moment after the mount is gone.
+for _ in $(seq 50); do grep -q "\[$M\]" "$T/log" && break; sleep 0.1; done
 grep -q "\[$M\]" "$T/log" || fail "log lines do not name the mountpoint: $(head -3 "$T/log")"
 
 # 3. Foreground: exit 0 after fusermount3 -u.

@@ -307,6 +307,9 @@ public:
                 if (d != nullptr) ::closedir(d);
             }
             ++ops_;
+            // Paced: enough outside changes to keep the watch busy beside the workers, not so
+            // many that they crowd the workers' requests out.
+            std::this_thread::sleep_for(std::chrono::microseconds(500));
         }
     }
     void look(const fs::path& p) {
@@ -372,18 +375,6 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
     const int baseline_all = fd_count(d.pid());
     const std::string baseline_fds = fd_targets(d.pid());
 
-    OutsideChanger outside(dirs.backing / "outside", dirs.mnt / "outside");
-    std::atomic<bool> stop_outside{false};
-    std::thread outside_thread([&] { outside.run(stop_outside); });
-    struct Joiner {
-        std::atomic<bool>& stop;
-        std::thread& t;
-        ~Joiner() {
-            stop.store(true);
-            if (t.joinable()) t.join();
-        }
-    } outside_joiner{stop_outside, outside_thread};
-
     std::vector<pid_t> pids;
     for (int w = 0; w < workers; ++w) {
         const fs::path result = dirs.root.path() / ("result" + std::to_string(w));
@@ -401,6 +392,20 @@ TEST(Soak, MixedConcurrentWorkloadKeepsDataAndResources) {
         }
         pids.push_back(pid);
     }
+    // Started once the workers are forked: a fork while another thread holds an allocator
+    // lock leaves the child deadlocked (seen with ASan's allocator).
+    OutsideChanger outside(dirs.backing / "outside", dirs.mnt / "outside");
+    std::atomic<bool> stop_outside{false};
+    std::thread outside_thread([&] { outside.run(stop_outside); });
+    struct Joiner {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~Joiner() {
+            stop.store(true);
+            if (t.joinable()) t.join();
+        }
+    } outside_joiner{stop_outside, outside_thread};
+
     int peak_fds = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds + 120);
     std::size_t done = 0;
