@@ -41,6 +41,27 @@ int lookup_entry(Fs& fs, const Inode& parent, int parent_fd, const char* name, f
     if (std::strchr(name, '/') != nullptr) return EINVAL;
     if (std::strcmp(name, "..") == 0 && parent.ino == fs.root_ino && parent.dev == fs.root_dev) name = ".";
     const auto since = fs.change_generation();
+    if (fs.inodes.evicts()) {
+        // Inodes can be reopened from their handle: stat the name, count a known inode (one
+        // syscall) or record a new one by its handle, opened on first use (two). bindfs-like
+        // cost for a stat of a name; the O_PATH open waits until a request needs the inode.
+        struct stat st {};
+        if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+        if (st.st_dev != fs.root_dev) {
+            fs.warn_submount_once(name);
+            return EXDEV;
+        }
+        if (const auto id = fs.inodes.count_if_open(st)) {
+            fill_entry(fs, *id, st, since, e);
+            return 0;
+        }
+        // The handle must name the inode just stat'ed: not so when the name was replaced
+        // in between, or when the handle type does not tell (then open it, as below).
+        if (auto handle = handle_at(parent_fd, name); handle_names(handle, st.st_ino)) {
+            fill_entry(fs, fs.inodes.remember_handle(std::move(handle), st), st, since, e);
+            return 0;
+        }
+    }
     sys::UniqueFd fd{::openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)};
     if (!fd) return errno;
     return remember_fd(fs, std::move(fd), since, e, name);

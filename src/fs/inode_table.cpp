@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace splicefs::fs {
 
@@ -12,16 +13,34 @@ file_handle* as_file_handle(std::vector<unsigned char>& bytes) noexcept {
 }
 
 // The file handle of the file behind fd; empty when its filesystem has none.
-std::vector<unsigned char> handle_of(int fd) {
-    std::vector<unsigned char> bytes(sizeof(file_handle) + MAX_HANDLE_SZ);
+FileHandle handle_of(int fd) {
+    return handle_at(fd, "");
+}
+
+}  // namespace
+
+FileHandle handle_at(int dirfd, const char* name) {
+    FileHandle bytes(sizeof(file_handle) + MAX_HANDLE_SZ);
     auto* handle = as_file_handle(bytes);
     handle->handle_bytes = MAX_HANDLE_SZ;
     int mount_id = 0;
-    if (::name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) return {};
+    if (::name_to_handle_at(dirfd, name, handle, &mount_id, *name == '\0' ? AT_EMPTY_PATH : 0) != 0)
+        return {};
     bytes.resize(sizeof(file_handle) + handle->handle_bytes);
     return bytes;
 }
 
+bool handle_names(const FileHandle& handle, ino_t ino) noexcept {
+    // FILEID_INO32_GEN (1) and FILEID_INO32_GEN_PARENT (2) start with the 32-bit inode number.
+    if (handle.size() < sizeof(file_handle) + sizeof(std::uint32_t)) return false;
+    const auto* h = reinterpret_cast<const file_handle*>(handle.data());
+    if (h->handle_type != 1 && h->handle_type != 2) return false;
+    std::uint32_t handle_ino = 0;
+    std::memcpy(&handle_ino, h->f_handle, sizeof handle_ino);
+    return ino <= std::numeric_limits<std::uint32_t>::max() && handle_ino == static_cast<std::uint32_t>(ino);
+}
+
+namespace {
 sys::UniqueFd open_mount_fd(const sys::UniqueFd& root_fd) {
     return sys::UniqueFd{::openat(root_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
 }
@@ -46,9 +65,13 @@ InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std:
     root->type = root_stat.st_mode & S_IFMT;
     // The root is never forgotten (its count starts at one and forget() skips it) and never
     // evicted (it has no handle in its entry).
-    by_id_.emplace(
-        kRootId,
-        Entry{std::move(root), 1, std::make_shared<const sys::UniqueFd>(std::move(root_fd)), {}, false, {}});
+    by_id_.emplace(kRootId, Entry{std::move(root),
+                                  1,
+                                  std::make_shared<const sys::UniqueFd>(std::move(root_fd)),
+                                  {},
+                                  false,
+                                  true,
+                                  {}});
     by_key_.emplace(Key{root_stat.st_dev, root_stat.st_ino}, kRootId);
     path_fds_ = 1;
 }
@@ -79,7 +102,7 @@ InodeRef InodeTable::find(std::uint64_t id) {
     auto& entry = it->second;
     if (entry.fd) return {inode, entry.fd};  // another request reopened it first
     entry.fd = fd;
-    ++reopens_;
+    if (entry.was_open) ++reopens_;  // else the first open of a handle-only lookup
     opened_locked(id, entry, closed);
     return {inode, fd};
 }
@@ -126,10 +149,32 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
         by_key_.erase(it);
     }
     const auto id = next_id_++;
-    auto& entry =
-        by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), false, {}}).first->second;
+    auto& entry = by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), false, false, {}})
+                      .first->second;
     by_key_.emplace(key, id);
     opened_locked(id, entry, closed);
+    return id;
+}
+
+std::uint64_t InodeTable::remember_handle(FileHandle handle, const struct stat& st) {
+    const Key key{st.st_dev, st.st_ino};
+    auto fresh = std::make_shared<Inode>();  // made before the lock
+    fresh->dev = st.st_dev;
+    fresh->ino = st.st_ino;
+    fresh->type = st.st_mode & S_IFMT;
+    const std::lock_guard lock(mu_);
+    if (const auto it = by_key_.find(key); it != by_key_.end()) {
+        auto& entry = by_id_.at(it->second);
+        // An open fd pins the inode, so its number still names it; else the handles tell.
+        if (entry.fd || entry.handle == handle) {
+            ++entry.nlookup;
+            return it->second;
+        }
+        by_key_.erase(it);  // the number was reused, as in remember()
+    }
+    const auto id = next_id_++;
+    by_id_.emplace(id, Entry{std::move(fresh), 1, nullptr, std::move(handle), false, false, {}});
+    by_key_.emplace(key, id);
     return id;
 }
 
@@ -151,6 +196,7 @@ std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
 
 void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed) {
     ++path_fds_;
+    entry.was_open = true;
     if (!entry.evictable()) return;
     lru_.push_front(id);
     entry.lru = lru_.begin();

@@ -45,6 +45,15 @@ struct Inode {
     std::atomic<bool> watched{false};
 };
 
+// A struct file_handle, header included; empty when the file has none.
+using FileHandle = std::vector<unsigned char>;
+
+// The handle of `name` in dirfd (of dirfd itself for ""), symlinks not followed.
+[[nodiscard]] FileHandle handle_at(int dirfd, const char* name);
+// Whether the handle provably names inode number ino: true only for the handle types that
+// carry the inode number (ext4's and others' FILEID_INO32_GEN), false when it cannot be told.
+[[nodiscard]] bool handle_names(const FileHandle& handle, ino_t ino) noexcept;
+
 // An O_PATH | O_NOFOLLOW fd, never used for I/O; shared so that an eviction or a forget
 // cannot close it under a request that is using it.
 using PathFd = std::shared_ptr<const sys::UniqueFd>;
@@ -88,6 +97,10 @@ public:
     // fd is `fd`: adopted when the inode is new or its fd was evicted, closed otherwise.
     // Returns the node id.
     std::uint64_t remember(sys::UniqueFd fd, const struct stat& st);
+
+    // Same for an inode known by its file handle alone (lookup without an O_PATH open): it
+    // gets its fd from the handle on first use. The handle must name (dev, ino) of st.
+    std::uint64_t remember_handle(FileHandle handle, const struct stat& st);
 
     // For names a listing returns: whether (dev, ino) is known and holds an open fd, and one
     // more kernel reference to such an inode without a new fd (nullopt when it is unknown or
@@ -135,13 +148,14 @@ private:
                                               static_cast<std::uint64_t>(k.dev));
         }
     };
-    using Handle = std::vector<unsigned char>;  // a struct file_handle, header included
+    using Handle = FileHandle;
     struct Entry {
         std::shared_ptr<Inode> inode;
         std::uint64_t nlookup = 0;
         PathFd fd;                               // null while evicted
         Handle handle;                           // empty: cannot be reopened, so never evicted
         bool pinned = false;                     // pin(): never evicted either
+        bool was_open = false;                   // a later open from the handle is a reopen
         std::list<std::uint64_t>::iterator lru;  // valid while fd is set and evictable()
         [[nodiscard]] bool evictable() const noexcept { return !handle.empty() && !pinned; }
     };

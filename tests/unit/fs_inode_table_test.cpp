@@ -191,6 +191,54 @@ TEST_F(InodeTableTest, EvictedFileThatIsGoneAnswersEstale) {
     EXPECT_EQ(ref.error(), ESTALE);
 }
 
+// A lookup may record a new inode by its handle alone: no fd until a request needs one, and
+// that first open is not a reopen.
+TEST_F(InodeTableTest, HandleOnlyInodeOpensOnFirstUse) {
+    auto table = make_table();
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    struct stat st {};
+    ASSERT_EQ(::lstat((dir_ / "b").c_str(), &st), 0);
+    const sys::UniqueFd dir{::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    auto handle = handle_at(dir.get(), "b");
+    ASSERT_FALSE(handle.empty());
+    if (!handle_names(handle, st.st_ino)) GTEST_SKIP() << "handles here do not carry the inode number";
+    EXPECT_FALSE(handle_names(handle, st.st_ino + 1));
+
+    const int before = open_fd_count();
+    const auto id = table.remember_handle(handle, st);
+    EXPECT_EQ(table.counts().path_fds, 1U) << "only the root holds an fd";
+    EXPECT_EQ(open_fd_count(), before);
+    EXPECT_EQ(table.remember_handle(handle, st), id) << "the same file, counted again";
+    EXPECT_FALSE(table.count_if_open(st)) << "no fd yet: not counted as open";
+
+    const auto ref = table.find(id);
+    ASSERT_TRUE(ref) << std::strerror(ref.error());
+    EXPECT_EQ(ino_of(ref), st.st_ino);
+    EXPECT_EQ(table.counts().path_fds, 2U);
+    EXPECT_EQ(table.counts().reopens, 0U) << "a first open is not a reopen";
+    // Two lookups, one forget each: then the entry and its fd go.
+    table.forget(id, 1);
+    EXPECT_TRUE(table.find(id));
+    table.forget(id, 1);
+    EXPECT_FALSE(table.find(id));
+    EXPECT_EQ(table.counts().path_fds, 1U);
+}
+
+// Gone before its first use: ESTALE, like an evicted inode.
+TEST_F(InodeTableTest, HandleOnlyInodeThatIsGoneAnswersEstale) {
+    auto table = make_table();
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    touch("gone");
+    struct stat st {};
+    ASSERT_EQ(::lstat((dir_ / "gone").c_str(), &st), 0);
+    const sys::UniqueFd dir{::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    const auto id = table.remember_handle(handle_at(dir.get(), "gone"), st);
+    ASSERT_EQ(::unlink((dir_ / "gone").c_str()), 0);
+    const auto ref = table.find(id);
+    EXPECT_FALSE(ref);
+    EXPECT_EQ(ref.error(), ESTALE);
+}
+
 // An evicted inode is not pinned: its number can go to a new file, which must get a node id
 // of its own while the old id answers ESTALE.
 TEST_F(InodeTableTest, ReusedInodeNumberIsANewInode) {
