@@ -123,23 +123,25 @@ void BackingWatch::lost_coverage(const char* why, int err) noexcept {
 
 void BackingWatch::watch(std::uint64_t id) {
     if (!covers()) return;
-    const auto ref = inodes_.find(id);
-    if (!ref || ref->watched.load(std::memory_order_acquire)) return;
+    // Called for every entry reply that names a directory: the usual answer (already
+    // watched) takes one table lookup and no fd.
+    const auto dir = inodes_.find_inode(id);
+    if (!dir || dir->watched.load(std::memory_order_acquire)) return;
     if (static_cast<std::size_t>(marks_.load(std::memory_order_relaxed)) >= max_dirs_) {
         lost_coverage("more directories than the fd budget allows marks for", 0);
         return;
     }
-    if (ref->watched.exchange(true)) return;
-    // Pinned first, then found again: the mark goes on, and later comes off, through an fd
-    // that stays open until the forget.
+    if (dir->watched.exchange(true)) return;
+    // Pinned first, then found: the mark goes on, and later comes off, through an fd that
+    // stays open until the forget.
     const auto pinned = inodes_.pin(id) ? inodes_.find(id) : InodeRef(ESTALE);
-    if (!pinned || pinned.shared() != ref.shared()) {
-        ref->watched.store(false);
+    if (!pinned || pinned.shared() != dir) {
+        dir->watched.store(false);
         return;
     }
     if (::fanotify_mark(group_.get(), FAN_MARK_ADD, kMask, AT_FDCWD, proc_fd_path(pinned.fd()).c_str()) !=
         0) {
-        ref->watched.store(false);
+        dir->watched.store(false);
         lost_coverage("cannot mark a directory", errno);
         return;
     }
