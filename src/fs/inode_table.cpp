@@ -8,15 +8,18 @@
 namespace splicefs::fs {
 
 namespace {
-file_handle* as_file_handle(std::vector<unsigned char>& bytes) noexcept {
+file_handle* as_file_handle(FileHandle& bytes) noexcept {
     return reinterpret_cast<file_handle*>(bytes.data());
 }
 
-// The file handle of the file behind fd; empty when its filesystem has none.
-FileHandle handle_of(int fd) {
-    return handle_at(fd, "");
+// The inode a new table entry stands for.
+std::shared_ptr<Inode> new_inode(const struct stat& st) {
+    auto inode = std::make_shared<Inode>();
+    inode->dev = st.st_dev;
+    inode->ino = st.st_ino;
+    inode->type = st.st_mode & S_IFMT;
+    return inode;
 }
-
 }  // namespace
 
 FileHandle handle_at(int dirfd, const char* name) {
@@ -52,20 +55,13 @@ InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std:
       // (CAP_DAC_READ_SEARCH); otherwise every known inode keeps its fd, as before.
       handles_work_([&] {
           if (!mount_fd_) return false;
-          auto handle = handle_of(root_fd.get());
-          if (handle.empty()) return false;
-          const sys::UniqueFd probe{
-              ::open_by_handle_at(mount_fd_.get(), as_file_handle(handle), O_PATH | O_CLOEXEC)};
-          return probe.valid();
+          auto handle = handle_at(root_fd.get(), "");
+          return !handle.empty() && open_handle(as_file_handle(handle)).valid();
       }()),
       max_path_fds_(handles_work_ ? max_path_fds : kUnlimited) {
-    auto root = std::make_shared<Inode>();
-    root->dev = root_stat.st_dev;
-    root->ino = root_stat.st_ino;
-    root->type = root_stat.st_mode & S_IFMT;
     // The root is never forgotten (its count starts at one and forget() skips it) and never
     // evicted (it has no handle in its entry).
-    by_id_.emplace(kRootId, Entry{std::move(root),
+    by_id_.emplace(kRootId, Entry{new_inode(root_stat),
                                   1,
                                   std::make_shared<const sys::UniqueFd>(std::move(root_fd)),
                                   {},
@@ -78,7 +74,7 @@ InodeTable::InodeTable(sys::UniqueFd root_fd, const struct stat& root_stat, std:
 
 InodeRef InodeTable::find(std::uint64_t id) {
     std::shared_ptr<Inode> inode;
-    Handle handle;
+    FileHandle handle;
     {
         const std::lock_guard lock(mu_);
         const auto it = by_id_.find(id);
@@ -92,7 +88,7 @@ InodeRef InodeTable::find(std::uint64_t id) {
         handle = entry.handle;
     }
     // Evicted: reopen from the handle without the lock. ESTALE when the file is gone.
-    sys::UniqueFd reopened{::open_by_handle_at(mount_fd_.get(), as_file_handle(handle), O_PATH | O_CLOEXEC)};
+    sys::UniqueFd reopened = open_handle(as_file_handle(handle));
     if (!reopened) return InodeRef(errno);
     const auto fd = std::make_shared<const sys::UniqueFd>(std::move(reopened));  // before the lock:
     std::vector<PathFd> closed;                                                  // both close after it
@@ -115,17 +111,14 @@ std::shared_ptr<Inode> InodeTable::find_inode(std::uint64_t id) const {
 
 std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
     const Key key{st.st_dev, st.st_ino};
-    Handle handle;
+    FileHandle handle;
     if (handles_work_) {
         // A known inode whose fd is open needs no handle: count it (our fd closes on return).
         if (const auto id = count_if_open(st)) return *id;
-        handle = handle_of(fd.get());  // empty when this file has none: it is then never evicted
+        handle = handle_at(fd.get(), "");  // empty when this file has none: it is then never evicted
     }
     // Declared before the lock, so that whatever is dropped is closed after it.
-    auto fresh = std::make_shared<Inode>();
-    fresh->dev = st.st_dev;
-    fresh->ino = st.st_ino;
-    fresh->type = st.st_mode & S_IFMT;
+    auto fresh = new_inode(st);
     const auto path_fd = std::make_shared<const sys::UniqueFd>(std::move(fd));
     std::vector<PathFd> closed;
 
@@ -158,10 +151,7 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
 
 std::uint64_t InodeTable::remember_handle(FileHandle handle, const struct stat& st) {
     const Key key{st.st_dev, st.st_ino};
-    auto fresh = std::make_shared<Inode>();  // made before the lock
-    fresh->dev = st.st_dev;
-    fresh->ino = st.st_ino;
-    fresh->type = st.st_mode & S_IFMT;
+    auto fresh = new_inode(st);  // made before the lock
     const std::lock_guard lock(mu_);
     if (const auto it = by_key_.find(key); it != by_key_.end()) {
         auto& entry = by_id_.at(it->second);

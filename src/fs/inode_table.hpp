@@ -148,12 +148,11 @@ private:
                                               static_cast<std::uint64_t>(k.dev));
         }
     };
-    using Handle = FileHandle;
     struct Entry {
         std::shared_ptr<Inode> inode;
         std::uint64_t nlookup = 0;
         PathFd fd;                               // null while evicted
-        Handle handle;                           // empty: cannot be reopened, so never evicted
+        FileHandle handle;                       // empty: cannot be reopened, so never evicted
         bool pinned = false;                     // pin(): never evicted either
         bool was_open = false;                   // a later open from the handle is a reopen
         std::list<std::uint64_t>::iterator lru;  // valid while fd is set and evictable()
