@@ -261,11 +261,10 @@ bool BackingWatch::handle_batch(const char* buf, std::size_t len, const ThreadSt
             inodes[*dir.id] |= (md.mask & FAN_MODIFY) != 0;
             continue;
         }
-        if ((md.mask & kNameEvents) != 0) names.emplace(*dir.id, std::string(ev->name));
+        if ((md.mask & kNameEvents) != 0) names.emplace(*dir.id, ev->name);
         if ((md.mask & (FAN_ATTRIB | FAN_MODIFY)) != 0) {
             struct stat st {};
-            const std::string name(ev->name);
-            if (::fstatat(dir.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            if (::fstatat(dir.fd.get(), ev->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
             if (const auto child = inodes_.id_of(st.st_dev, st.st_ino))
                 inodes[*child] |= (md.mask & FAN_MODIFY) != 0;
         }
