@@ -40,6 +40,7 @@ check "Depends on fuse3 ($deps)" grep -qE '(^|, )fuse3( |,|$)' <<<"$deps"
 contents=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
 for f in /usr/bin/splicefs /usr/sbin/mount.splicefs /usr/sbin/mount.fuse.splicefs \
     /usr/share/man/man1/splicefs.1.gz /usr/lib/systemd/system/splicefs@.service \
+    /usr/lib/systemd/system/splicefs-textfile.service /usr/lib/systemd/system/splicefs-textfile.timer \
     /usr/share/bash-completion/completions/splicefs /usr/share/doc/splicefs/copyright; do
     check "package holds $f" grep -qxF "$f" <<<"$contents"
 done
@@ -72,6 +73,9 @@ if command -v systemd-analyze >/dev/null; then
     cp /usr/lib/systemd/system/splicefs@.service "$T/splicefs@mnt-data.service"
     out=$(systemd-analyze verify --man=no "$T/splicefs@mnt-data.service" 2>&1)
     check "systemd-analyze verify splicefs@mnt-data.service [$out]" [ -z "$out" ]
+    out=$(systemd-analyze verify --man=no /usr/lib/systemd/system/splicefs-textfile.service \
+        /usr/lib/systemd/system/splicefs-textfile.timer 2>&1)
+    check "systemd-analyze verify splicefs-textfile.service/.timer [$out]" [ -z "$out" ]
 fi
 
 if [ -f "$PYDEB" ]; then
@@ -101,6 +105,10 @@ if wait_mount "$M" yes; then
     cp "$B/data" "$M/copy" && check "data written through lands in the backing dir" cmp -s "$B/data" "$B/copy"
     check "splicefs stats" eval '/usr/bin/splicefs stats "$M" | grep -q "^  reads"'
     check "splicefs stats --format=prometheus" eval '/usr/bin/splicefs stats --format=prometheus "$M" | grep -q "^splicefs_up{.*} 1$"'
+    # The textfile unit's command, writing below $T instead of /var/lib/prometheus.
+    cmd=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'$/\1/p" /usr/lib/systemd/system/splicefs-textfile.service)
+    check "splicefs-textfile.service's command writes splicefs.prom" eval \
+        'sh -c "${cmd//\/var\/lib\/prometheus/$T/prom}" && grep -qF "splicefs_up{mountpoint=\"$M\"} 1" "$T/prom/node-exporter/splicefs.prom"'
     fusermount3 -u "$M"
     check "unmounted" wait_mount "$M" no
 fi
