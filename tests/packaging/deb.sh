@@ -106,6 +106,7 @@ if wait_mount "$M" yes; then
     check "splicefs stats" eval '/usr/bin/splicefs stats "$M" | grep -q "^  reads"'
     check "splicefs stats --format=prometheus" eval '/usr/bin/splicefs stats --format=prometheus "$M" | grep -q "^splicefs_up{.*} 1$"'
     # The textfile unit's command, writing below $T instead of /var/lib/prometheus.
+    # shellcheck disable=SC2034 # read in the eval below
     cmd=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'$/\1/p" /usr/lib/systemd/system/splicefs-textfile.service)
     check "splicefs-textfile.service's command writes splicefs.prom" eval \
         'sh -c "${cmd//\/var\/lib\/prometheus/$T/prom}" && grep -qF "splicefs_up{mountpoint=\"$M\"} 1" "$T/prom/node-exporter/splicefs.prom"'

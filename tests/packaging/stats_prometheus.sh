@@ -90,7 +90,7 @@ sys.exit(1 if problems else 0)
 PY
 }
 
-out=$("$BIN" stats --format=prometheus "$M1" 2>"$T/err" >"$T/one.prom"); rc=$?
+"$BIN" stats --format=prometheus "$M1" 2>"$T/err" >"$T/one.prom"; rc=$?
 check "stats --format=prometheus MOUNT exits 0, nothing on stderr" eval '[ "$rc" = 0 ] && [ ! -s "$T/err" ]'
 check "only $M1 in it" eval '! grep -v "^#" "$T/one.prom" | grep -vF "{mountpoint=\"$M1\"" | grep -q .'
 check "parses; counters and histograms of $M1 show the I/O" check_exposition "$T/one.prom" "$M1"
@@ -101,6 +101,7 @@ check "--format=json is --json" eval '"$BIN" stats --format=json "$M2" | grep -q
 
 for bad in "--format=bogus $M2" "--json --format=prometheus $M2" "--format=prometheus $T"; do
     # shellcheck disable=SC2086 # word splitting wanted
+    # shellcheck disable=SC2034 # read in the eval below
     out=$("$BIN" stats $bad 2>"$T/err"); rc=$?
     check "stats $bad: exit 1, one line on stderr, empty stdout" \
         eval '[ "$rc" = 1 ] && [ -z "$out" ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "^splicefs: " "$T/err"'

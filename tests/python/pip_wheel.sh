@@ -44,6 +44,7 @@ echo "== the wheel in a fresh venv"
 "$PY" -m venv --system-site-packages "$T/venv" >"$T/venv.log" 2>&1 || { cat "$T/venv.log"; fail "venv"; finish; }
 VPY=$T/venv/bin/python
 check "pip install the wheel" eval '"$VPY" -m pip install -q "$wheel" >"$T/pip1.log" 2>&1 || { cat "$T/pip1.log"; false; }'
+# shellcheck disable=SC2034 # read in the eval below
 site=$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 check "splice is imported from the venv" eval \
     '[ "$(cd "$T" && "$VPY" -c "import splice; print(splice.__file__)")" = "$site/splice/__init__.py" ]'
@@ -61,6 +62,7 @@ assert splice.copy_file(\"a\", \"b\").bytes == 100000 and open(\"b\", \"rb\").re
 echo "== pip install --no-build-isolation . (the source tree)"
 check "pip install --no-build-isolation ." eval \
     '(cd "$T/src" && "$VPY" -m pip install -q --no-build-isolation --force-reinstall .) >"$T/pip2.log" 2>&1 || { tail -30 "$T/pip2.log"; false; }'
+# shellcheck disable=SC2034 # read in the eval below
 help=$(cd "$T" && "$VPY" -c 'import splice; help(splice.splice)' 2>&1)
 check "help(splice.splice) explains offset None, 0 at EOF, flags" eval \
     'grep -q "^splice(out, in_, offset, nbytes, flags=0)" <<<"$help" && grep -q "offset -- None" <<<"$help" &&
