@@ -37,9 +37,11 @@ class CopyResult(NamedTuple):
     """What copy_file() did: ``bytes`` copied and the ``method`` that moved them."""
 
     bytes: int
-    """Bytes copied."""
     method: str
-    """'copy_file_range', 'splice' or 'read_write' (the first one that worked)."""
+
+
+CopyResult.bytes.__doc__ = "Bytes copied."
+CopyResult.method.__doc__ = "'copy_file_range', 'splice' or 'read_write' (the first that worked)."
 
 
 def copy_file(src, dst):
