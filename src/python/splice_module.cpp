@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <climits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -23,9 +24,24 @@ namespace sp = splicefs::splice;
 namespace {
 
 // An int, or any object with fileno() (files, sockets), as os.sendfile and select do.
+int int_fd(const py::handle& number) {
+    int overflow = 0;
+    const long fd = PyLong_AsLongAndOverflow(number.ptr(), &overflow);
+    if (fd == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+    if (overflow != 0 || fd < INT_MIN || fd > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "file descriptor out of range");
+        throw py::error_already_set();
+    }
+    return static_cast<int>(fd);
+}
+
 int to_fd(const py::handle& obj) {
-    if (py::isinstance<py::int_>(obj)) return obj.cast<int>();
-    if (py::hasattr(obj, "fileno")) return obj.attr("fileno")().cast<int>();
+    if (py::isinstance<py::int_>(obj)) return int_fd(obj);
+    if (py::hasattr(obj, "fileno")) {
+        const py::object fd = obj.attr("fileno")();
+        if (!py::isinstance<py::int_>(fd)) throw py::type_error("fileno() returned a non-integer");
+        return int_fd(fd);
+    }
     throw py::type_error("expected a file descriptor (int) or an object with fileno(), not " +
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }

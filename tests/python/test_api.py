@@ -93,6 +93,10 @@ def test_any_object_with_fileno(tmp_path):
     assert (tmp_path / "b").read_bytes() == b"2345601"
     with pytest.raises(TypeError, match="fileno"):
         splice.splice(HasFileno(1), 2.5, None, 1)
+    with pytest.raises(TypeError, match="non-integer"):
+        splice.splice(HasFileno("1"), 0, None, 1)
+    with pytest.raises(OverflowError):
+        splice.splice(1 << 40, 0, None, 1)
 
 
 def test_errors_are_oserror_subclasses_with_errno(tmp_path):
