@@ -137,17 +137,23 @@ std::string format_stats_table(std::string_view json) {
 namespace {
 
 // Every splicefs mount of this namespace; one whose daemon does not answer is reported
-// (splicefs_up 0, a line on stderr) without failing the others.
+// (splicefs_up 0, a line on stderr) without failing the others; so is one whose counters
+// this splicefs cannot read (another version's daemon).
 std::vector<MountCounters> all_mounts() {
     std::vector<MountCounters> out;
     for (std::string& mp : splicefs_mountpoints()) {
-        std::string json;
+        MountCounters m{std::move(mp), {}};
         try {
-            json = read_stats_json(mp);
+            m.json = read_stats_json(m.mountpoint);
+            (void)format_prometheus(std::span<const MountCounters>(&m, 1));
         } catch (const UsageError& e) {
             std::fprintf(stderr, "splicefs: %s\n", e.what());
+            m.json.clear();
+        } catch (const std::invalid_argument& e) {
+            std::fprintf(stderr, "splicefs: %s: unreadable counters (%s)\n", m.mountpoint.c_str(), e.what());
+            m.json.clear();
         }
-        out.push_back({std::move(mp), std::move(json)});
+        out.push_back(std::move(m));
     }
     return out;
 }
@@ -190,9 +196,15 @@ int run_stats_command(std::span<const char* const> args) {
     std::string out;
     try {
         if (format == "prometheus") {
-            const std::vector<MountCounters> mounts =
-                mountpoint.empty() ? all_mounts()
-                                   : std::vector<MountCounters>{{mountpoint, read_stats_json(mountpoint)}};
+            // (No braced vector of {mountpoint, read_stats_json()}: GCC 12 mis-destroys such an
+            // initializer list when the read throws; ASan reports it.)
+            std::vector<MountCounters> mounts;
+            if (mountpoint.empty()) {
+                mounts = all_mounts();
+            } else {
+                std::string doc = read_stats_json(mountpoint);
+                mounts.push_back({mountpoint, std::move(doc)});
+            }
             out = format_prometheus(mounts);
         } else if (format == "json") {
             out = read_stats_json(mountpoint) + "\n";
