@@ -3,6 +3,9 @@
 #   scripts/run.sh                               demo tree at /tmp/splicefs-demo/{backing,mnt}
 #   scripts/run.sh BACKING MOUNTPOINT [options]  mount your own directory
 #   scripts/run.sh [options]                     the demo, with splicefs options (e.g. --no-splice)
+# Prints what to try on the mount; every printed command works on a fresh machine after this
+# script alone (tests/cli/run_demo.sh runs them). For tests: SPLICEFS_RUN_BIN=PATH mounts with
+# that splicefs instead of building build-release/, SPLICEFS_DEMO_DIR moves the demo tree.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,10 +16,14 @@ require_root
 ensure_packages "${SPLICEFS_BUILD_PACKAGES[@]}"
 ensure_fuse
 
-say "building build-release/"
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSPLICEFS_TESTS=OFF >/dev/null
-nice cmake --build build-release -j"$(nproc)" --target splicefs >/dev/null
-BIN=$PWD/build-release/splicefs
+if [[ -n ${SPLICEFS_RUN_BIN:-} ]]; then
+    BIN=$(realpath "$SPLICEFS_RUN_BIN")
+else
+    say "building build-release/"
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSPLICEFS_TESTS=OFF >/dev/null
+    nice cmake --build build-release -j"$(nproc)" --target splicefs >/dev/null
+    BIN=$PWD/build-release/splicefs
+fi
 
 DEMO=0
 if (($# >= 2)) && [[ $1 != -* && $2 != -* ]]; then
@@ -25,8 +32,8 @@ if (($# >= 2)) && [[ $1 != -* && $2 != -* ]]; then
     shift 2
 else
     DEMO=1
-    BACKING=/tmp/splicefs-demo/backing
-    MNT=/tmp/splicefs-demo/mnt
+    BACKING=${SPLICEFS_DEMO_DIR:-/tmp/splicefs-demo}/backing
+    MNT=${SPLICEFS_DEMO_DIR:-/tmp/splicefs-demo}/mnt
 fi
 
 if ((DEMO)); then
@@ -54,17 +61,15 @@ if ((rc != 0)); then
     exit "$rc"
 fi
 
-cat <<MSG
-
-splicefs is mounted: $BACKING -> $MNT
-
-Look at it:
-  ls -la $MNT
-  cat $MNT/hello.txt
-  dd if=$MNT/data/big.bin of=/dev/null bs=1M       # a 64 MiB read (demo tree)
-  getfattr -n user.splicefs.stats --only-values $MNT; echo
-  grep splicefs /proc/self/mountinfo
-
-Unmount:
-  fusermount3 -u $MNT
-MSG
+# Quoted for the shell, so a path with spaces can be pasted as printed.
+q() { printf '%q' "$1"; }
+printf '\nsplicefs is mounted: %s -> %s\n\nLook at it:\n' "$BACKING" "$MNT"
+printf '  ls -la %s\n' "$(q "$MNT")"
+if ((DEMO)); then
+    printf '  cat %s\n' "$(q "$MNT/hello.txt")"
+    printf '  dd if=%s of=/dev/null bs=1M       # a 64 MiB read through the mount\n' "$(q "$MNT/data/big.bin")"
+fi
+printf '  %s stats %s        # bytes spliced vs copied, calls and latency per operation\n' "$(q "$BIN")" "$(q "$MNT")"
+printf '  %s stats --format=prometheus %s   # the same for Prometheus\n' "$(q "$BIN")" "$(q "$MNT")"
+printf '  grep splicefs /proc/self/mountinfo\n'
+printf '\nUnmount:\n  fusermount3 -u %s\n' "$(q "$MNT")"

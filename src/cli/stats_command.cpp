@@ -16,114 +16,13 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
 
+#include "cli/mount_list.hpp"
 #include "cli/options.hpp"
+#include "cli/stats_json.hpp"
+#include "cli/stats_prometheus.hpp"
 
 namespace splicefs::cli {
 namespace {
-
-// The counters document is a fixed shape (objects of integers, see Stats::to_json()), so a
-// tiny parser for objects, strings and integers is all it takes; no JSON library needed.
-struct Json {
-    bool is_object = false;
-    std::int64_t number = 0;
-    std::vector<std::string> keys;  // members, in document order
-    std::vector<Json> values;
-
-    [[nodiscard]] const Json* find(std::string_view key) const {
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            if (keys[i] == key) return &values[i];
-        }
-        return nullptr;
-    }
-    [[nodiscard]] const Json& at(std::string_view key) const {
-        const Json* v = find(key);
-        if (v == nullptr) throw std::invalid_argument("missing \"" + std::string(key) + "\"");
-        return *v;
-    }
-    [[nodiscard]] std::int64_t num(std::string_view key) const {
-        const Json& v = at(key);
-        if (v.is_object) throw std::invalid_argument("\"" + std::string(key) + "\" is not a number");
-        return v.number;
-    }
-};
-
-class Parser {
-public:
-    explicit Parser(std::string_view text) : text_(text) {}
-
-    Json document() {
-        Json v = object();
-        skip_space();
-        if (pos_ != text_.size()) fail("trailing characters");
-        return v;
-    }
-
-private:
-    [[noreturn]] void fail(const std::string& what) const {
-        throw std::invalid_argument("bad JSON at offset " + std::to_string(pos_) + ": " + what);
-    }
-    void skip_space() {
-        while (pos_ < text_.size() &&
-               (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t' || text_[pos_] == '\r')) {
-            ++pos_;
-        }
-    }
-    void expect(char ch) {
-        skip_space();
-        if (pos_ >= text_.size() || text_[pos_] != ch) fail(std::string("expected '") + ch + "'");
-        ++pos_;
-    }
-    bool peek(char ch) {
-        skip_space();
-        return pos_ < text_.size() && text_[pos_] == ch;
-    }
-    std::string string() {
-        expect('"');
-        std::string out;
-        while (pos_ < text_.size() && text_[pos_] != '"') {
-            if (text_[pos_] == '\\') fail("escapes are not used in counters");
-            out += text_[pos_++];
-        }
-        expect('"');
-        return out;
-    }
-    Json number() {
-        skip_space();
-        Json v;
-        const bool negative = peek('-');
-        if (negative) ++pos_;
-        const std::size_t start = pos_;
-        std::uint64_t n = 0;
-        while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
-            n = n * 10 + static_cast<std::uint64_t>(text_[pos_++] - '0');
-        }
-        if (pos_ == start) fail("expected a number or an object");
-        v.number = negative ? -static_cast<std::int64_t>(n) : static_cast<std::int64_t>(n);
-        return v;
-    }
-    Json value() { return peek('{') ? object() : number(); }
-    Json object() {
-        if (++depth_ > kMaxDepth) fail("nested too deeply");
-        expect('{');
-        Json v;
-        v.is_object = true;
-        if (!peek('}')) {
-            do {
-                v.keys.push_back(string());
-                expect(':');
-                v.values.push_back(value());
-            } while (peek(',') && (++pos_, true));
-        }
-        expect('}');
-        --depth_;
-        return v;
-    }
-
-    static constexpr int kMaxDepth = 8;
-    std::string_view text_;
-    std::size_t pos_ = 0;
-    int depth_ = 0;
-};
 
 std::string mib(std::int64_t bytes) {
     return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / 1048576.0);
@@ -137,7 +36,7 @@ std::string micros(std::int64_t us) {
     return fmt::format("<={:.1f} s", static_cast<double>(us) / 1e6);
 }
 
-std::string transfer_row(std::string_view name, const Json& t) {
+std::string transfer_row(std::string_view name, const StatsJson& t) {
     const auto sb = t.num("spliced_bytes");
     const auto cb = t.num("copied_bytes");
     const auto requests = t.num("spliced_requests") + t.num("copied_requests");
@@ -155,13 +54,19 @@ bool is_stats_command(std::span<const char* const> args) noexcept {
 }
 
 std::string stats_help_text() {
-    return "Usage: splicefs stats [--json] MOUNTPOINT\n\n"
+    return "Usage: splicefs stats [--format=table|json|prometheus] [MOUNTPOINT]\n\n"
            "Show the live counters of the splicefs mounted on MOUNTPOINT: bytes and requests per\n"
            "direction (spliced vs copied), per-operation calls, errors and latency (p50/p99, as\n"
            "power-of-two bucket bounds), open handles and known inodes. They are read from the\n"
            "mount root's read-only extended attribute user.splicefs.stats.\n\n"
-           "  --json     print the counters as JSON, unchanged\n"
-           "  -h, --help show this help and exit\n";
+           "  --format=table       a table (the default)\n"
+           "  --format=json, --json\n"
+           "                       the counters as JSON, unchanged\n"
+           "  --format=prometheus  Prometheus text exposition format (counters, gauges and\n"
+           "                       latency histograms, labelled by mountpoint); without\n"
+           "                       MOUNTPOINT, every splicefs mount (splicefs_up 0 for one\n"
+           "                       whose daemon does not answer)\n"
+           "  -h, --help           show this help and exit\n";
 }
 
 std::string read_stats_json(const std::string& mountpoint) {
@@ -194,7 +99,7 @@ std::string read_stats_json(const std::string& mountpoint) {
 }
 
 std::string format_stats_table(std::string_view json) {
-    const Json doc = Parser(json).document();
+    const StatsJson doc = parse_stats_json(json);
     std::string out = "Transfers (reads: backing file -> kernel, writes: kernel -> backing file)\n";
     out += fmt::format("  {:<8}{:>12}{:>14}{:>14}{:>14}{:>10}\n", "", "requests", "total", "spliced",
                        "copied", "spliced%");
@@ -216,12 +121,12 @@ std::string format_stats_table(std::string_view json) {
                            doc.num("watched_dirs"), doc.num("outside_changes"));
     }
 
-    const Json& ops = doc.at("ops");
+    const StatsJson& ops = doc.at("ops");
     if (!ops.is_object) throw std::invalid_argument("\"ops\" is not an object");
     out +=
         fmt::format("\nOperations\n  {:<18}{:>12}{:>10}{:>14}{:>14}\n", "", "calls", "errors", "p50", "p99");
     for (std::size_t i = 0; i < ops.keys.size(); ++i) {
-        const Json& op = ops.values[i];
+        const StatsJson& op = ops.values[i];
         out += fmt::format("  {:<18}{:>12}{:>10}{:>14}{:>14}\n", ops.keys[i], op.num("calls"),
                            op.num("errors"), micros(op.num("p50_us")), micros(op.num("p99_us")));
     }
@@ -229,13 +134,41 @@ std::string format_stats_table(std::string_view json) {
     return out;
 }
 
+namespace {
+
+// Every splicefs mount of this namespace; one whose daemon does not answer is reported
+// (splicefs_up 0, a line on stderr) without failing the others; so is one whose counters
+// this splicefs cannot read (another version's daemon).
+std::vector<MountCounters> all_mounts() {
+    std::vector<MountCounters> out;
+    for (std::string& mp : splicefs_mountpoints()) {
+        MountCounters m{std::move(mp), {}};
+        try {
+            m.json = read_stats_json(m.mountpoint);
+            (void)format_prometheus(std::span<const MountCounters>(&m, 1));
+        } catch (const UsageError& e) {
+            std::fprintf(stderr, "splicefs: %s\n", e.what());
+            m.json.clear();
+        } catch (const std::invalid_argument& e) {
+            std::fprintf(stderr, "splicefs: %s: unreadable counters (%s)\n", m.mountpoint.c_str(), e.what());
+            m.json.clear();
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+}  // namespace
+
 int run_stats_command(std::span<const char* const> args) {
     CLI::App app{"splicefs stats"};
     app.set_help_flag();
     bool json = false;
     bool help = false;
+    std::string format = "table";
     std::string mountpoint;
     app.add_flag("--json", json);
+    app.add_option("--format", format)->check(CLI::IsMember({"table", "json", "prometheus"}));
     app.add_flag("-h,--help", help);
     app.add_option("mountpoint", mountpoint);
     try {
@@ -250,19 +183,39 @@ int run_stats_command(std::span<const char* const> args) {
         throw UsageError("stats: " + what);
     }
     if (help) return std::fputs(stats_help_text().c_str(), stdout) < 0 ? 1 : 0;
-    if (mountpoint.empty()) throw UsageError("stats: missing MOUNTPOINT (see splicefs stats --help)");
-
-    const std::string doc = read_stats_json(mountpoint);
-    std::string out;
     if (json) {
-        out = doc + "\n";
-    } else {
-        try {
-            out = "splicefs statistics for " + mountpoint + "\n\n" + format_stats_table(doc);
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(mountpoint + " is not a splicefs mount (" + kStatsXattr +
-                             " does not hold splicefs counters: " + e.what() + ")");
+        if (app.count("--format") != 0 && format != "json") {
+            throw UsageError("stats: --json and --format=" + format + " contradict each other");
         }
+        format = "json";
+    }
+    if (mountpoint.empty() && format != "prometheus") {
+        throw UsageError("stats: missing MOUNTPOINT (see splicefs stats --help)");
+    }
+
+    std::string out;
+    try {
+        if (format == "prometheus") {
+            // (No braced vector of {mountpoint, read_stats_json()}: GCC 12 mis-destroys such an
+            // initializer list when the read throws; ASan reports it.)
+            std::vector<MountCounters> mounts;
+            if (mountpoint.empty()) {
+                mounts = all_mounts();
+            } else {
+                std::string doc = read_stats_json(mountpoint);
+                mounts.push_back({mountpoint, std::move(doc)});
+            }
+            out = format_prometheus(mounts);
+        } else if (format == "json") {
+            out = read_stats_json(mountpoint) + "\n";
+        } else {
+            out = "splicefs statistics for " + mountpoint + "\n\n" +
+                  format_stats_table(read_stats_json(mountpoint));
+        }
+    } catch (const std::invalid_argument& e) {
+        throw UsageError((mountpoint.empty() ? std::string("a mount") : mountpoint) +
+                         " is not a splicefs mount (" + kStatsXattr +
+                         " does not hold splicefs counters: " + e.what() + ")");
     }
     return std::fputs(out.c_str(), stdout) < 0 || std::fflush(stdout) != 0 ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 #pragma once
-// `splicefs stats [--json] MOUNTPOINT`: reads the live counters a running splicefs serves as
-// the read-only virtual xattr `user.splicefs.stats` on its mount root (JSON, see
-// core/stats.hpp to_json()) and prints them as a table, or raw with --json.
+// `splicefs stats [--format=table|json|prometheus] [MOUNTPOINT]`: reads the live counters a
+// running splicefs serves as the read-only virtual xattr `user.splicefs.stats` on its mount
+// root (JSON, see core/stats.hpp to_json()) and prints them as a table, raw (--json), or in
+// the Prometheus text format (stats_prometheus.hpp; all mounts when none is named).
 #include <span>
 #include <string>
 #include <string_view>

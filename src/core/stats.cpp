@@ -30,6 +30,22 @@ std::string transfer_json(const TransferCounters& t) {
         load(t.spliced_bytes), load(t.spliced_requests), load(t.copied_bytes), load(t.copied_requests));
 }
 
+// {"1":n,"64":n,...}: only non-empty buckets, so an op with a few latencies stays short.
+std::string buckets_json(const LatencyHistogram& h) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < LatencyHistogram::kBuckets; ++i) {
+        const auto n = load(h.buckets[i]);
+        if (n == 0) continue;
+        if (out.size() > 1) out += ',';
+        if (i + 1 == LatencyHistogram::kBuckets) {
+            out += fmt::format(R"("inf":{})", n);
+        } else {
+            out += fmt::format(R"("{}":{})", std::uint64_t{1} << i, n);
+        }
+    }
+    return out + "}";
+}
+
 std::string transfer_line(std::string_view name, const TransferCounters& t) {
     const auto sb = load(t.spliced_bytes);
     const auto cb = load(t.copied_bytes);
@@ -50,6 +66,7 @@ void LatencyHistogram::record(std::uint64_t micros) noexcept {
     std::size_t bucket = static_cast<std::size_t>(std::bit_width(micros));
     if (bucket >= kBuckets) bucket = kBuckets - 1;
     buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    sum_us.fetch_add(micros, std::memory_order_relaxed);
 }
 
 std::uint64_t LatencyHistogram::quantile_upper_bound(double q) const noexcept {
@@ -82,9 +99,10 @@ std::string Stats::to_json() const {
         const auto& c = ops[i];
         const auto calls = load(c.calls);
         if (calls == 0) continue;
-        out += fmt::format(R"({}"{}":{{"calls":{},"errors":{},"p50_us":{},"p99_us":{}}})", first ? "" : ",",
-                           kOpNames[i], calls, load(c.errors), c.latency.quantile_upper_bound(0.5),
-                           c.latency.quantile_upper_bound(0.99));
+        out += fmt::format(
+            R"({}"{}":{{"calls":{},"errors":{},"p50_us":{},"p99_us":{},"sum_us":{},"buckets":{}}})",
+            first ? "" : ",", kOpNames[i], calls, load(c.errors), c.latency.quantile_upper_bound(0.5),
+            c.latency.quantile_upper_bound(0.99), load(c.latency.sum_us), buckets_json(c.latency));
         first = false;
     }
     out += "}}";

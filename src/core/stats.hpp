@@ -56,6 +56,7 @@ inline constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::Count_);
 struct LatencyHistogram {
     static constexpr std::size_t kBuckets = 40;
     std::array<std::atomic<std::uint64_t>, kBuckets> buckets{};
+    std::atomic<std::uint64_t> sum_us{0};  // all recorded latencies added up (Prometheus _sum)
     void record(std::uint64_t micros) noexcept;
     // Upper bound (us) of the bucket holding quantile q in [0,1]; 0 when empty.
     [[nodiscard]] std::uint64_t quantile_upper_bound(double q) const noexcept;
@@ -104,6 +105,8 @@ public:
     // One line per direction, e.g. "reads: 64.0 MiB in 520 requests, 100.0% spliced".
     [[nodiscard]] std::string transfer_summary() const;
     // Everything, as a JSON object (stable keys; used by `splicefs stats --json` and tests).
+    // Each op also carries "sum_us" and "buckets": the non-empty latency buckets keyed by
+    // their exclusive upper bound in microseconds ("1", "2", "4", ..., "inf" for the last).
     [[nodiscard]] std::string to_json() const;
 };
 
