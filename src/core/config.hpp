@@ -9,6 +9,7 @@
 namespace splicefs {
 
 enum class CacheMode { Auto, Always, Never };
+enum class AtimeMode { Relatime, Noatime, Strictatime };
 
 struct Config {
     std::filesystem::path backing;     // canonical, absolute
@@ -44,6 +45,18 @@ struct Config {
     bool default_permissions = true;
     bool read_only = false;
     bool allow_other = false;
+
+    // VFS mount flags (mount(8) words). dev and suid reach the kernel only when the daemon
+    // runs as root; the defaults are libfuse's safe nodev,nosuid.
+    bool dev = false;
+    bool suid = false;
+    bool exec = true;
+    // atime policy for the backing reads the daemon does (FUSE inodes never update atime in
+    // the kernel): noatime and nodiratime open backing files/directories with O_NOATIME.
+    AtimeMode atime = AtimeMode::Relatime;
+    bool nodiratime = false;
+    // -o remount: change the live mount on `mountpoint` (ro/rw) instead of mounting.
+    bool remount = false;
 
     // Options passed through to libfuse's mount (-o words we do not interpret ourselves).
     std::vector<std::string> fuse_options;

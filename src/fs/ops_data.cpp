@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fs/atime.hpp"
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
@@ -96,10 +97,12 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
 int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0))
-        return EROFS;
+    if (fs.read_only() && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0)) return EROFS;
     // The O_PATH fd cannot do I/O; reopening its /proc link reaches even an unlinked file.
-    sys::UniqueFd fd{::open(proc_fd_path(inode.fd()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
+    const std::string path = proc_fd_path(inode.fd());
+    sys::UniqueFd fd{open_with_atime_policy(fs.config, false, [&](int extra) {
+        return ::open(path.c_str(), (backing_flags(fs, fi->flags) & ~O_NOFOLLOW) | extra);
+    })};
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
@@ -109,13 +112,16 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     sys::UniqueFd fd;
     {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
-        fd.reset(::openat(dir.fd(), name,
-                          backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
+        fd.reset(open_with_atime_policy(fs.config, false, [&](int extra) {
+            return ::openat(
+                dir.fd(), name,
+                backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL) | extra, mode);
+        }));
         if (!fd) return errno;
     }
     fuse_entry_param e{};
@@ -156,7 +162,7 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t
     const std::size_t size = fuse_buf_size(in);
     const bool from_pipe = (in->buf[0].flags & FUSE_BUF_IS_FD) != 0;
     const int pipe_fd = from_pipe ? in->buf[0].fd : -1;
-    if (fs.config.read_only) {
+    if (fs.read_only()) {
         if (from_pipe) drain_pipe(fs, pipe_fd, size);
         return EROFS;
     }
@@ -222,7 +228,7 @@ int fsync(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, int datasync, fuse_fil
 
 int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length,
               fuse_file_info* fi) {
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     if (::fallocate(handle_fd(fi), mode, offset, length) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -231,7 +237,7 @@ int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset
 int copy_file_range(Fs& fs, fuse_req_t req, fuse_ino_t /*ino_in*/, off_t off_in, fuse_file_info* fi_in,
                     fuse_ino_t /*ino_out*/, off_t off_out, fuse_file_info* fi_out, std::size_t len,
                     int flags) {
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     const auto moved = splicefs::splice::copy_range_noexcept(handle_fd(fi_in), off_in, handle_fd(fi_out),
                                                              off_out, len, static_cast<unsigned>(flags));
     if (moved < 0) return static_cast<int>(-moved);
