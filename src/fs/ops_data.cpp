@@ -74,6 +74,29 @@ int handle_fd(const fuse_file_info* fi) {
     return static_cast<int>(fi->fh);
 }
 
+bool caller_in_group(fuse_req_t req, gid_t gid) {
+    if (fuse_req_ctx(req)->gid == gid) return true;
+    std::array<gid_t, 256> groups{};
+    const int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    const auto end = groups.begin() + std::clamp(n, 0, static_cast<int>(groups.size()));
+    return std::find(groups.begin(), end, gid) != end;
+}
+
+// A write through a direct-io handle skips the kernel's file_remove_privs (on the cached path
+// it arrives as a SETATTR before the WRITE): drop the set-id bits as a native write by this
+// caller would (uid 0 stands for CAP_FSETID, as FUSE passes no capabilities).
+void remove_privs_before_direct_write(const Fs& fs, fuse_req_t req, const fuse_file_info* fi) {
+    const bool direct = fs.config.direct_io || (fi->flags & O_DIRECT) != 0;
+    if (!direct || fi->writepage != 0 || fuse_req_ctx(req)->uid == 0) return;
+    struct stat st {};
+    if (::fstat(handle_fd(fi), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)) == 0)
+        return;
+    mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
+    if ((st.st_mode & S_ISGID) != 0 && ((st.st_mode & S_IXGRP) != 0 || !caller_in_group(req, st.st_gid)))
+        mode &= ~static_cast<mode_t>(S_ISGID);
+    if (mode != (st.st_mode & 07777)) (void)::fchmod(handle_fd(fi), mode);
+}
+
 // Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
 // the pipe for the next request and does not empty it after write_buf.
 void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
@@ -166,6 +189,7 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t
         if (from_pipe) drain_pipe(fs, pipe_fd, size);
         return EROFS;
     }
+    remove_privs_before_direct_write(fs, req, fi);
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
     out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
     out.buf[0].fd = handle_fd(fi);
