@@ -36,8 +36,9 @@ def specs(splicefs: str | None, extras: list[str]) -> dict[str, MountSpec]:
         base = [splicefs, "-f", "{backing}", "{mnt}"]
         s["splicefs"] = MountSpec("splicefs", base, "splicefs")
         s["splicefs-nosplice"] = MountSpec("splicefs-nosplice", base + ["--no-splice"], "splicefs")
-        s["splicefs-nocache"] = MountSpec("splicefs-nocache", base + ["--cache=never"], "splicefs")
-        # Direct I/O (no FUSE page cache); mmap works through FUSE_DIRECT_IO_ALLOW_MMAP.
+        # --cache=never with the page cache kept within an open (its default before direct I/O),
+        # and with direct I/O (its default since mmap works through FUSE_DIRECT_IO_ALLOW_MMAP).
+        s["splicefs-nocache"] = MountSpec("splicefs-nocache", base + ["--cache=never", "--no-direct-io"], "splicefs")
         s["splicefs-nocache-dio"] = MountSpec("splicefs-nocache-dio", base + ["--cache=never", "--direct-io"],
                                               "splicefs")
         s["splicefs-passthrough"] = MountSpec("splicefs-passthrough", base + ["--data-path=passthrough"], "splicefs")

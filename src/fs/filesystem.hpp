@@ -56,6 +56,12 @@ public:
     // The wire hooks wait for the INIT request; the kernel accepted FUSE_DIRECT_IO_ALLOW_MMAP.
     std::atomic<bool> init_pending{false};
     std::atomic<bool> direct_io_mmap{false};
+    // Every open is a direct-io handle: --direct-io, or --cache=never once the kernel accepted
+    // FUSE_DIRECT_IO_ALLOW_MMAP (without it shared mmap of those files fails with ENODEV).
+    [[nodiscard]] bool direct_io_for_all() const noexcept {
+        return config.direct_io == DirectIo::On ||
+               (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_relaxed));
+    }
 
     // Outside changes pushed to the kernel (backing_watch.hpp); null when off.
     std::unique_ptr<BackingWatch> watch;

@@ -44,7 +44,7 @@ int backing_flags(const Fs& fs, int flags) {
 }
 
 void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
-    fi->direct_io = (fs.config.direct_io || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
+    fi->direct_io = (fs.direct_io_for_all() || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
     fi->keep_cache = fs.config.cache == CacheMode::Never ? 0 : 1;
     // Read-only handles need no FLUSH round trip at close, whatever the cache mode: they have
     // no delayed write error to report, POSIX locks stay in the kernel and flock() locks go
@@ -86,7 +86,7 @@ bool caller_in_group(fuse_req_t req, gid_t gid) {
 // it arrives as a SETATTR before the WRITE): drop the set-id bits as a native write by this
 // caller would (uid 0 stands for CAP_FSETID, as FUSE passes no capabilities).
 void remove_privs_before_direct_write(const Fs& fs, fuse_req_t req, const fuse_file_info* fi) {
-    const bool direct = fs.config.direct_io || (fi->flags & O_DIRECT) != 0;
+    const bool direct = fs.direct_io_for_all() || (fi->flags & O_DIRECT) != 0;
     if (!direct || fi->writepage != 0 || fuse_req_ctx(req)->uid == 0) return;
     struct stat st {};
     if (::fstat(handle_fd(fi), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)) == 0)
