@@ -60,7 +60,7 @@ public:
     // FUSE_DIRECT_IO_ALLOW_MMAP (without it shared mmap of those files fails with ENODEV).
     [[nodiscard]] bool direct_io_for_all() const noexcept {
         return config.direct_io == DirectIo::On ||
-               (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_relaxed));
+               (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_acquire));
     }
 
     // Outside changes pushed to the kernel (backing_watch.hpp); null when off.

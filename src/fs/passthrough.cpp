@@ -87,7 +87,7 @@ void allow_direct_io_mmap(Fs& fs, std::span<std::byte> init_reply, std::uint32_t
         spdlog::info(
             "the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: shared mmap of O_DIRECT opens fails");
     } else if (wire::amend_init_flags2(init_reply, wire::kDirectIoAllowMmapFlags2)) {
-        fs.direct_io_mmap.store(true, std::memory_order_relaxed);
+        fs.direct_io_mmap.store(true, std::memory_order_release);
     } else {
         spdlog::warn("unexpected INIT reply framing from libfuse: shared mmap of O_DIRECT opens fails");
     }
