@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -74,6 +75,7 @@ void kernel_remount(const std::string& mnt, unsigned long flags) {
 
 int remount(const Config& config) {
     const std::string mnt = config.mountpoint.string();
+    if (::geteuid() != 0) throw ExitError(ExitCode::MountFailed, "remount of " + mnt + " needs root");
     const int was = daemon_read_only(mnt);
     if (was < 0) {
         throw ExitError(ExitCode::Mountpoint,

@@ -63,6 +63,11 @@ check "splicefs -o remount (rw) exits 0 [$out]" [ "$rc" = 0 ]
 check "rw again" eval 'has_opt "$T/m" rw && [ "$(daemon_ro)" = 0 ]'
 check "still the same one daemon [$(daemons)]" [ "$(daemons)" = "$first" ]
 
+# Not root: one line, non-zero, nothing changed.
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" "$T/b" "$T/m" -o remount,ro 2>&1); rc=$?
+check "remount as a user fails (rc=$rc) with one line [$out]" eval '[ "$rc" != 0 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^splicefs: .*needs root" <<<"$out"'
+check "still rw after the refused remount" eval 'has_opt "$T/m" rw && [ "$(daemon_ro)" = 0 ]'
+
 # Not a splicefs mount: one line, non-zero, nothing mounted.
 mount -t tmpfs tmpfs "$T/plain"
 out=$("$BIN" "$T/b" "$T/plain" -o remount,ro 2>&1); rc=$?
