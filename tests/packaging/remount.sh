@@ -27,6 +27,9 @@ opts() { awk -v m="$1" '$2 == m { print $4 }' /proc/mounts; }
 has_opt() { tr , '\n' <<<"$(opts "$1")" | grep -qx "$2"; }
 daemons() { pgrep -f "^splicefs $T/b " | sort | tr '\n' ' '; }
 daemon_ro() { getfattr -n trusted.splicefs.read_only --only-values "$T/m" 2>/dev/null; }
+kept_flags() { has_opt "$T/m" nosuid && has_opt "$T/m" nodev && has_opt "$T/m" noatime; }
+state_is() { has_opt "$T/m" "$1" && [ "$(daemon_ro)" = "$2" ]; }
+refused_as_user() { [ "$1" != 0 ] && [ "$(wc -l <<<"$2")" = 1 ] && grep -q "^splicefs: .*needs root" <<<"$2"; }
 
 out=$(mount --fstab "$T/fstab" "$T/m" 2>&1); rc=$?
 check "mount MOUNTPOINT exits 0 [$out]" [ "$rc" = 0 ]
@@ -39,9 +42,9 @@ check "the daemon is read-write" [ "$(daemon_ro)" = 0 ]
 out=$(mount -o remount,ro "$T/m" 2>&1); rc=$?
 check "mount -o remount,ro exits 0 [$out]" [ "$rc" = 0 ]
 check "the mount is ro [$(opts "$T/m")]" has_opt "$T/m" ro
-check "remount kept nosuid, nodev and noatime" eval 'has_opt "$T/m" nosuid && has_opt "$T/m" nodev && has_opt "$T/m" noatime'
+check "remount kept nosuid, nodev and noatime" kept_flags
 check "the daemon is read-only too" [ "$(daemon_ro)" = 1 ]
-err=$(echo x 2>&1 >"$T/m/new")
+err=$({ echo x >"$T/m/new"; } 2>&1)
 check "a write fails with EROFS [$err]" grep -q "Read-only file system" <<<"$err"
 check "nothing reached the backing dir" [ ! -e "$T/b/new" ]
 check "reads still work" [ "$(cat "$T/m/f")" = one ]
@@ -57,16 +60,16 @@ check "still the same one daemon [$(daemons)]" [ "$(daemons)" = "$first" ]
 # By hand, as mount.fuse3 would run it.
 out=$("$BIN" "$T/b" "$T/m" -o rw,remount,ro 2>&1); rc=$?
 check "splicefs -o remount,ro exits 0 [$out]" [ "$rc" = 0 ]
-check "ro again" eval 'has_opt "$T/m" ro && [ "$(daemon_ro)" = 1 ]'
+check "ro again" state_is ro 1
 out=$("$BIN" "$T/b" "$T/m" -o remount 2>&1); rc=$?
 check "splicefs -o remount (rw) exits 0 [$out]" [ "$rc" = 0 ]
-check "rw again" eval 'has_opt "$T/m" rw && [ "$(daemon_ro)" = 0 ]'
+check "rw again" state_is rw 0
 check "still the same one daemon [$(daemons)]" [ "$(daemons)" = "$first" ]
 
 # Not root: one line, non-zero, nothing changed.
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" "$T/b" "$T/m" -o remount,ro 2>&1); rc=$?
-check "remount as a user fails (rc=$rc) with one line [$out]" eval '[ "$rc" != 0 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^splicefs: .*needs root" <<<"$out"'
-check "still rw after the refused remount" eval 'has_opt "$T/m" rw && [ "$(daemon_ro)" = 0 ]'
+check "remount as a user fails (rc=$rc) with one line [$out]" refused_as_user "$rc" "$out"
+check "still rw after the refused remount" state_is rw 0
 
 # Not a splicefs mount: one line, non-zero, nothing mounted.
 mount -t tmpfs tmpfs "$T/plain"
