@@ -29,7 +29,8 @@ daemons() { pgrep -f "^splicefs $T/b " | sort | tr '\n' ' '; }
 daemon_ro() { getfattr -n trusted.splicefs.read_only --only-values "$T/m" 2>/dev/null; }
 kept_flags() { has_opt "$T/m" nosuid && has_opt "$T/m" nodev && has_opt "$T/m" noatime; }
 state_is() { has_opt "$T/m" "$1" && [ "$(daemon_ro)" = "$2" ]; }
-refused_as_user() { [ "$1" != 0 ] && [ "$(wc -l <<<"$2")" = 1 ] && grep -q "^splicefs: .*needs root" <<<"$2"; }
+one_line_saying() { [ "$(wc -l <<<"$2")" = 1 ] && grep -q "^splicefs: .*$1" <<<"$2"; }
+refused_as_user() { [ "$1" != 0 ] && one_line_saying "needs root" "$2"; }
 
 out=$(mount --fstab "$T/fstab" "$T/m" 2>&1); rc=$?
 check "mount MOUNTPOINT exits 0 [$out]" [ "$rc" = 0 ]
@@ -75,7 +76,7 @@ check "still rw after the refused remount" state_is rw 0
 mount -t tmpfs tmpfs "$T/plain"
 out=$("$BIN" "$T/b" "$T/plain" -o remount,ro 2>&1); rc=$?
 check "remount of a tmpfs fails (rc=$rc)" [ "$rc" != 0 ]
-check "one splicefs: line [$out]" [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^splicefs: .*not .*splicefs mount" <<<"$out"
+check "one splicefs: line [$out]" one_line_saying "not .*splicefs mount" "$out"
 check "the tmpfs stayed rw" has_opt "$T/plain" rw
 umount "$T/plain"
 
