@@ -13,7 +13,8 @@ usage() {
 Usage: scripts/bench.sh [options]
   --quick               ~2 minutes: 256 MiB files, 1 round, small tree (validation run)
   --rounds N            rounds (default 3; 1 with --quick)
-  --configs a,b,c       subset of: native,splicefs,splicefs-nosplice,splicefs-nocache,splicefs-passthrough,bindfs,mergerfs
+  --configs a,b,c       subset of: native,splicefs,splicefs-nosplice,splicefs-nocache,splicefs-nocache-dio,
+                        splicefs-passthrough,bindfs,mergerfs
   --workloads a,b       subset of: seqread,seqwrite,randread1,randread4,randwrite,meta,tree
   --extra NAME=COMMAND  another FUSE daemon to compare (repeatable); {backing} and {mnt}
                         are substituted, else appended. Example:

@@ -21,8 +21,8 @@ from mounts import Mount, MountSpec, PidLog, mounts_under, unmount  # noqa: E402
 MiB = 1 << 20
 QUICK = workloads.Sizes(256 * MiB, 32 * MiB, 5, 16 * MiB, 2000, "/usr/include/c++")
 FULL = workloads.Sizes(1024 * MiB, 256 * MiB, 30, 64 * MiB, 10000, "/usr/include")
-DEFAULT_CONFIGS = ["native", "splicefs", "splicefs-nosplice", "splicefs-nocache", "splicefs-passthrough", "bindfs",
-                   "mergerfs"]
+DEFAULT_CONFIGS = ["native", "splicefs", "splicefs-nosplice", "splicefs-nocache", "splicefs-nocache-dio",
+                   "splicefs-passthrough", "bindfs", "mergerfs"]
 QUICK_CONFIGS = DEFAULT_CONFIGS
 
 
@@ -36,7 +36,11 @@ def specs(splicefs: str | None, extras: list[str]) -> dict[str, MountSpec]:
         base = [splicefs, "-f", "{backing}", "{mnt}"]
         s["splicefs"] = MountSpec("splicefs", base, "splicefs")
         s["splicefs-nosplice"] = MountSpec("splicefs-nosplice", base + ["--no-splice"], "splicefs")
-        s["splicefs-nocache"] = MountSpec("splicefs-nocache", base + ["--cache=never"], "splicefs")
+        # --cache=never with the page cache kept within an open (its default before direct I/O),
+        # and with direct I/O (its default since mmap works through FUSE_DIRECT_IO_ALLOW_MMAP).
+        s["splicefs-nocache"] = MountSpec("splicefs-nocache", base + ["--cache=never", "--no-direct-io"], "splicefs")
+        s["splicefs-nocache-dio"] = MountSpec("splicefs-nocache-dio", base + ["--cache=never", "--direct-io"],
+                                              "splicefs")
         s["splicefs-passthrough"] = MountSpec("splicefs-passthrough", base + ["--data-path=passthrough"], "splicefs")
     s["bindfs"] = MountSpec("bindfs", ["bindfs", "-f", "{backing}", "{mnt}"])
     # mergerfs with one branch: the backing dir itself.

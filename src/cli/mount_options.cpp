@@ -31,9 +31,8 @@ std::vector<std::string> split_option_list(std::string_view list) {
 }
 
 bool is_fstab_only_word(std::string_view word) noexcept {
-    static constexpr std::array<std::string_view, 16> kWords{
-        "defaults", "nofail", "_netdev", "auto", "noauto", "user",   "users", "nouser",
-        "owner",    "group",  "dev",     "suid", "nodev",  "nosuid", "exec",  "noexec"};
+    static constexpr std::array<std::string_view, 10> kWords{
+        "defaults", "nofail", "_netdev", "auto", "noauto", "user", "users", "nouser", "owner", "group"};
     const auto key = word.substr(0, word.find('='));
     if (key == "comment" || key.starts_with("x-")) return true;
     // mount(8) may hand a helper "user=NAME" for user mounts.
@@ -43,6 +42,40 @@ bool is_fstab_only_word(std::string_view word) noexcept {
         if (w == word) return true;
     }
     return false;
+}
+
+bool apply_mount_flag_word(Config& config, std::string_view key) {
+    struct FlagWord {
+        std::string_view word;
+        bool Config::*field;
+        bool value;
+    };
+    static constexpr std::array<FlagWord, 9> kFlags{{{"dev", &Config::dev, true},
+                                                     {"nodev", &Config::dev, false},
+                                                     {"suid", &Config::suid, true},
+                                                     {"nosuid", &Config::suid, false},
+                                                     {"exec", &Config::exec, true},
+                                                     {"noexec", &Config::exec, false},
+                                                     {"nodiratime", &Config::nodiratime, true},
+                                                     {"diratime", &Config::nodiratime, false},
+                                                     {"remount", &Config::remount, true}}};
+    for (const auto& f : kFlags) {
+        if (f.word == key) {
+            config.*f.field = f.value;
+            return true;
+        }
+    }
+    // The atime words, as mount(8) reads them: the last one wins.
+    if (key == "noatime") {
+        config.atime = AtimeMode::Noatime;
+    } else if (key == "strictatime") {
+        config.atime = AtimeMode::Strictatime;
+    } else if (key == "relatime" || key == "atime" || key == "norelatime" || key == "nostrictatime") {
+        config.atime = AtimeMode::Relatime;
+    } else {
+        return false;
+    }
+    return true;
 }
 
 void apply_option_word(Config& config, std::string_view word) {
@@ -61,6 +94,10 @@ void apply_option_word(Config& config, std::string_view word) {
     if (key == "ro" || key == "rw") {
         no_value();
         config.read_only = key == "ro";
+        return;
+    }
+    if (apply_mount_flag_word(config, key)) {
+        no_value();
         return;
     }
     if (key == "allow_other") {

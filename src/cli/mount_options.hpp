@@ -16,6 +16,10 @@ namespace splicefs::cli {
 // Words meaningful only to mount(8)/fstab/systemd, accepted and ignored.
 [[nodiscard]] bool is_fstab_only_word(std::string_view word) noexcept;
 
+// The VFS mount-flag words (dev, suid, exec, the atime words, remount and their no- forms):
+// true when `key` is one of them and was applied.
+bool apply_mount_flag_word(Config& config, std::string_view key);
+
 // Applies one word to the config (ours), drops it (fstab), or appends it to
 // config.fuse_options (libfuse's). Throws UsageError when malformed.
 void apply_option_word(Config& config, std::string_view word);

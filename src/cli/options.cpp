@@ -112,9 +112,12 @@ constexpr OptionSpec kOptions[] = {
     {"splice-move", '\0', K::Flag, "", "off", G::DataPath,
      "ask the kernel to move (steal) pages when splicing READ replies (SPLICE_F_MOVE)",
      [](Config& c, std::string_view) { c.splice_move = true; }, true},
-    {"direct-io", '\0', K::Flag, "", "off", G::DataPath,
-     "bypass the kernel page cache for every open file (breaks mmap on some kernels)",
-     [](Config& c, std::string_view) { c.direct_io = true; }, true},
+    {"direct-io", '\0', K::Flag, "", "with --cache=never", G::DataPath,
+     "bypass the kernel page cache for every open file (mmap needs Linux 6.6+)",
+     [](Config& c, std::string_view) { c.direct_io = DirectIo::On; }, true},
+    {"no-direct-io", '\0', K::Flag, "", "", G::DataPath,
+     "keep the page cache within an open with --cache=never",
+     [](Config& c, std::string_view) { c.direct_io = DirectIo::Off; }, true},
 
     {"cache", '\0', K::Choice, "auto|always|never", "auto", G::Cache,
      "caching of data and attributes: auto (changes made to the backing tree outside the mount are "
@@ -169,7 +172,8 @@ constexpr OptionSpec kOptions[] = {
 
     {"", 'o', K::OptionList, "opt[,opt...]", "", G::FuseOptions,
      "mount options: any long option above as a word (cache=never, no_splice, threads=4), ro, rw, "
-     "allow_other, default_permissions; fstab words (defaults, nofail, _netdev, noauto, user, "
+     "allow_other, default_permissions, dev, suid (root only), noexec, noatime, nodiratime, "
+     "relatime, strictatime, remount; fstab words (defaults, nofail, _netdev, noauto, user, "
      "x-systemd.*, ...) are ignored; other words (max_read=N, fsname=...) go to libfuse",
      nullptr, false},
 };

@@ -9,6 +9,8 @@
 namespace splicefs {
 
 enum class CacheMode { Auto, Always, Never };
+enum class AtimeMode { Relatime, Noatime, Strictatime };
+enum class DirectIo { Auto, On, Off };
 
 struct Config {
     std::filesystem::path backing;     // canonical, absolute
@@ -26,7 +28,9 @@ struct Config {
     bool splice_reads = true;
     bool splice_writes = true;
     bool splice_move = false;
-    bool direct_io = false;  // every handle bypasses the FUSE page cache
+    // Every handle bypasses the FUSE page cache: On, Off, or Auto = with --cache=never (not with
+    // writeback caching or passthrough), when the kernel lets direct-io files be mmapped.
+    DirectIo direct_io = DirectIo::Auto;
     // Kernel passthrough (Linux 6.9+, root): the kernel reads and writes the backing file
     // itself; files it refuses fall back to the splice/copy path chosen above.
     bool passthrough = false;
@@ -45,6 +49,18 @@ struct Config {
     bool read_only = false;
     bool allow_other = false;
 
+    // VFS mount flags (mount(8) words). dev and suid reach the kernel only when the daemon
+    // runs as root; the defaults are libfuse's safe nodev,nosuid.
+    bool dev = false;
+    bool suid = false;
+    bool exec = true;
+    // atime policy for the backing reads the daemon does (FUSE inodes never update atime in
+    // the kernel): noatime and nodiratime open backing files/directories with O_NOATIME.
+    AtimeMode atime = AtimeMode::Relatime;
+    bool nodiratime = false;
+    // -o remount: change the live mount on `mountpoint` (ro/rw) instead of mounting.
+    bool remount = false;
+
     // Options passed through to libfuse's mount (-o words we do not interpret ourselves).
     std::vector<std::string> fuse_options;
 
@@ -52,6 +68,11 @@ struct Config {
     std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
     std::optional<std::filesystem::path> log_file;
     bool syslog = false;
+
+    // Whether --cache=never's default applies (fs::Fs::direct_io_for_all() adds the kernel's say).
+    [[nodiscard]] bool direct_io_unless_mmap_breaks() const {
+        return direct_io == DirectIo::Auto && cache == CacheMode::Never && !writeback_cache && !passthrough;
+    }
 
     // Explicit timeouts are honoured as given; writeback caching and kernel passthrough change
     // backing files from the clients' own processes, which the watch would take for outsiders.

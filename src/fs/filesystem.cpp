@@ -45,7 +45,8 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, s
       entry_timeout(cfg.effective_entry_timeout()),
       daemon_is_root(::geteuid() == 0),
       daemon_groups(current_groups()),
-      dev_null(open_dev_null()) {
+      dev_null(open_dev_null()),
+      read_only_(cfg.read_only) {
     if (config.watches_backing()) {
         // A watched directory's fd stays open: a quarter of the budget at most.
         watch = BackingWatch::create(inodes, stats,
@@ -104,7 +105,7 @@ Stats& stats_of(Fs& fs) noexcept {
 }
 
 void attach_session(fuse_session* se, Fs& fs) {
-    if (fs.config.passthrough) install_passthrough(se, fs);
+    install_wire_hooks(se, fs);
 }
 
 void Fs::set_after_init(std::function<void()> job) {

@@ -38,6 +38,11 @@ public:
     const std::vector<gid_t> daemon_groups;  // restored after each credential switch
     const sys::UniqueFd dev_null;            // drains unconsumed WRITE payloads from a pipe
 
+    // Refuse every change with EROFS: --read-only at start, then whatever
+    // `mount -o remount,ro|rw` last asked through the root's control xattr (ops_xattr.cpp).
+    [[nodiscard]] bool read_only() const noexcept { return read_only_.load(std::memory_order_relaxed); }
+    void set_read_only(bool on) noexcept { read_only_.store(on, std::memory_order_relaxed); }
+
     // Set once in init(), read by every READ afterwards.
     std::atomic<bool> splice_reads_live{false};
     // FUSE_CAP_DONT_MASK is on: modes arrive unmasked and the caller's umask is ours to apply.
@@ -48,6 +53,15 @@ public:
     std::atomic<PassthroughMode> passthrough_mode{PassthroughMode::Off};
     std::atomic<int> session_fd{-1};
     std::atomic<bool> passthrough_worked{false};
+    // The wire hooks wait for the INIT request; the kernel accepted FUSE_DIRECT_IO_ALLOW_MMAP.
+    std::atomic<bool> init_pending{false};
+    std::atomic<bool> direct_io_mmap{false};
+    // Every open is a direct-io handle: --direct-io, or --cache=never once the kernel accepted
+    // FUSE_DIRECT_IO_ALLOW_MMAP (without it shared mmap of those files fails with ENODEV).
+    [[nodiscard]] bool direct_io_for_all() const noexcept {
+        return config.direct_io == DirectIo::On ||
+               (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_acquire));
+    }
 
     // Outside changes pushed to the kernel (backing_watch.hpp); null when off.
     std::unique_ptr<BackingWatch> watch;
@@ -83,6 +97,8 @@ public:
 
 private:
     void run_after_init_once() noexcept;
+
+    std::atomic<bool> read_only_;
 
     std::atomic<bool> warned_submount_{false};
     std::function<void()> after_init_;

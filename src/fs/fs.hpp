@@ -27,7 +27,7 @@ using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 [[nodiscard]] Stats& stats_of(Fs& fs) noexcept;
 
 // Call after fuse_session_mount() and before the session loop: attaches what the fs needs
-// from the live session (the kernel passthrough I/O hooks when Config::passthrough is set).
+// from the live session (the I/O hooks that amend INIT and, with Config::passthrough, OPEN).
 void attach_session(fuse_session* se, Fs& fs);
 
 // Runs `job` once, on the thread of the first request after INIT: the kernel sends none

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fs/atime.hpp"
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
@@ -43,7 +44,7 @@ int backing_flags(const Fs& fs, int flags) {
 }
 
 void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
-    fi->direct_io = (fs.config.direct_io || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
+    fi->direct_io = (fs.direct_io_for_all() || (requested_flags & O_DIRECT) != 0) ? 1 : 0;
     fi->keep_cache = fs.config.cache == CacheMode::Never ? 0 : 1;
     // Read-only handles need no FLUSH round trip at close, whatever the cache mode: they have
     // no delayed write error to report, POSIX locks stay in the kernel and flock() locks go
@@ -73,6 +74,29 @@ int handle_fd(const fuse_file_info* fi) {
     return static_cast<int>(fi->fh);
 }
 
+bool caller_in_group(fuse_req_t req, gid_t gid) {
+    if (fuse_req_ctx(req)->gid == gid) return true;
+    std::array<gid_t, 256> groups{};
+    const int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    const auto end = groups.begin() + std::clamp(n, 0, static_cast<int>(groups.size()));
+    return std::find(groups.begin(), end, gid) != end;
+}
+
+// A write through a direct-io handle skips the kernel's file_remove_privs (on the cached path
+// it arrives as a SETATTR before the WRITE): drop the set-id bits as a native write by this
+// caller would (uid 0 stands for CAP_FSETID, as FUSE passes no capabilities).
+void remove_privs_before_direct_write(const Fs& fs, fuse_req_t req, const fuse_file_info* fi) {
+    const bool direct = fs.direct_io_for_all() || (fi->flags & O_DIRECT) != 0;
+    if (!direct || fi->writepage != 0 || fuse_req_ctx(req)->uid == 0) return;
+    struct stat st {};
+    if (::fstat(handle_fd(fi), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)) == 0)
+        return;
+    mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
+    if ((st.st_mode & S_ISGID) != 0 && ((st.st_mode & S_IXGRP) != 0 || !caller_in_group(req, st.st_gid)))
+        mode &= ~static_cast<mode_t>(S_ISGID);
+    if (mode != (st.st_mode & 07777)) (void)::fchmod(handle_fd(fi), mode);
+}
+
 // Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
 // the pipe for the next request and does not empty it after write_buf.
 void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
@@ -96,10 +120,12 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
 int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0))
-        return EROFS;
+    if (fs.read_only() && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0)) return EROFS;
     // The O_PATH fd cannot do I/O; reopening its /proc link reaches even an unlinked file.
-    sys::UniqueFd fd{::open(proc_fd_path(inode.fd()).c_str(), backing_flags(fs, fi->flags) & ~O_NOFOLLOW)};
+    const std::string path = proc_fd_path(inode.fd());
+    sys::UniqueFd fd{open_with_atime_policy(fs.config, false, [&](int extra) {
+        return ::open(path.c_str(), (backing_flags(fs, fi->flags) & ~O_NOFOLLOW) | extra);
+    })};
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
@@ -109,13 +135,16 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     sys::UniqueFd fd;
     {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
-        fd.reset(::openat(dir.fd(), name,
-                          backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode));
+        fd.reset(open_with_atime_policy(fs.config, false, [&](int extra) {
+            return ::openat(
+                dir.fd(), name,
+                backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL) | extra, mode);
+        }));
         if (!fd) return errno;
     }
     fuse_entry_param e{};
@@ -156,10 +185,11 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t
     const std::size_t size = fuse_buf_size(in);
     const bool from_pipe = (in->buf[0].flags & FUSE_BUF_IS_FD) != 0;
     const int pipe_fd = from_pipe ? in->buf[0].fd : -1;
-    if (fs.config.read_only) {
+    if (fs.read_only()) {
         if (from_pipe) drain_pipe(fs, pipe_fd, size);
         return EROFS;
     }
+    remove_privs_before_direct_write(fs, req, fi);
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
     out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
     out.buf[0].fd = handle_fd(fi);
@@ -222,7 +252,7 @@ int fsync(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, int datasync, fuse_fil
 
 int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset, off_t length,
               fuse_file_info* fi) {
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     if (::fallocate(handle_fd(fi), mode, offset, length) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -231,7 +261,7 @@ int fallocate(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, int mode, off_t offset
 int copy_file_range(Fs& fs, fuse_req_t req, fuse_ino_t /*ino_in*/, off_t off_in, fuse_file_info* fi_in,
                     fuse_ino_t /*ino_out*/, off_t off_out, fuse_file_info* fi_out, std::size_t len,
                     int flags) {
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     const auto moved = splicefs::splice::copy_range_noexcept(handle_fd(fi_in), off_in, handle_fd(fi_out),
                                                              off_out, len, static_cast<unsigned>(flags));
     if (moved < 0) return static_cast<int>(-moved);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "fs/atime.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/handle_box.hpp"
@@ -95,7 +96,9 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
 int opendir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    sys::UniqueFd fd{::openat(inode.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    sys::UniqueFd fd{open_with_atime_policy(fs.config, true, [&](int extra) {
+        return ::openat(inode.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | extra);
+    })};
     if (!fd) return errno;
     auto d = std::make_unique<DirHandle>();
     d->dp.reset(::fdopendir(fd.get()));

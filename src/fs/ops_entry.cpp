@@ -82,7 +82,7 @@ int set_times(const InodeRef& inode, const struct stat& attr, int to_set, const 
 int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     const int fd = fi != nullptr ? static_cast<int>(fi->fh) : -1;
 
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
@@ -123,7 +123,7 @@ int readlink(Fs& fs, fuse_req_t req, fuse_ino_t ino) {
 int access(Fs& fs, fuse_req_t req, fuse_ino_t ino, int mask) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only && (mask & W_OK) != 0 && inode->type != S_IFCHR && inode->type != S_IFBLK &&
+    if (fs.read_only() && (mask & W_OK) != 0 && inode->type != S_IFCHR && inode->type != S_IFBLK &&
         inode->type != S_IFIFO && inode->type != S_IFSOCK) {
         return EROFS;
     }

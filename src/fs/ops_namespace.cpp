@@ -21,7 +21,7 @@ int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Mak
                 CallerCredentials::Umask umask = CallerCredentials::Umask::Caller) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     {
         const CallerCredentials creds(fs, req, umask);
         if (creds.error() != 0) return creds.error();
@@ -53,7 +53,7 @@ int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const cha
     const auto dir = fs.inode(newparent);
     if (!inode) return inode.error();
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
     if (::linkat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), dir.fd(), newname, AT_SYMLINK_FOLLOW) != 0)
         return errno;
@@ -66,7 +66,7 @@ int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const cha
 int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     if (::unlinkat(dir.fd(), name, 0) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -75,7 +75,7 @@ int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
 int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     if (::unlinkat(dir.fd(), name, AT_REMOVEDIR) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -87,7 +87,7 @@ int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino
     const auto to = fs.inode(newparent);
     if (!from) return from.error();
     if (!to) return to.error();
-    if (fs.config.read_only) return EROFS;
+    if (fs.read_only()) return EROFS;
     if (::renameat2(from.fd(), name, to.fd(), newname, flags) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;

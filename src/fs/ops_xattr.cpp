@@ -1,7 +1,10 @@
 // Extended attributes, passed through for every namespace the backing fs and the caller's
 // rights allow (user., trusted., security., system.posix_acl_*). O_PATH fds cannot take
 // f*xattr calls, so they go through /proc/self/fd/N, which names the inode itself.
-// The root also answers the reserved, read-only "user.splicefs.stats" with live counters.
+// The root also answers the reserved, read-only "user.splicefs.stats" with live counters, and
+// "trusted.splicefs.read_only" ("0"/"1"), the control `splicefs -o remount` sets: the kernel lets
+// only a caller with CAP_SYS_ADMIN near a trusted.* name, and changes none on a read-only mount.
+#include <spdlog/spdlog.h>
 #include <sys/xattr.h>
 
 #include <cerrno>
@@ -16,9 +19,25 @@ namespace splicefs::fs::ops {
 
 namespace {
 constexpr std::string_view kStatsName = "user.splicefs.stats";
+constexpr std::string_view kReadOnlyControlName = "trusted.splicefs.read_only";
 
 bool is_stats(fuse_ino_t ino, const char* name) {
     return ino == InodeTable::kRootId && name == kStatsName;
+}
+
+bool is_read_only_control(fuse_ino_t ino, const char* name) {
+    return ino == InodeTable::kRootId && name == kReadOnlyControlName;
+}
+
+int set_read_only_control(Fs& fs, fuse_req_t req, const char* value, std::size_t size) {
+    const std::string_view v(value, size);
+    if (v != "0" && v != "1") return EINVAL;
+    // A caller in another user namespace with CAP_SYS_ADMIN there: not ours to obey.
+    if (fuse_req_ctx(req)->uid != 0) return EPERM;
+    fs.set_read_only(v == "1");
+    spdlog::info("remounted {}", v == "1" ? "read-only" : "read-write");
+    fuse_reply_err(req, 0);
+    return 0;
 }
 
 // Answers a size probe (size 0) with the length, otherwise the bytes or ERANGE.
@@ -38,7 +57,8 @@ int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const cha
              int flags) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only) return EROFS;
+    if (is_read_only_control(ino, name)) return set_read_only_control(fs, req, value, size);
+    if (fs.read_only()) return EROFS;
     if (is_stats(ino, name)) return EPERM;
     if (::setxattr(proc_fd_path(inode.fd()).c_str(), name, value, size, flags) != 0) return errno;
     fuse_reply_err(req, 0);
@@ -61,6 +81,7 @@ int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size
         if (size == 0) return reply_bytes(req, json.data(), json.size() + kGrowth, 0);
         return reply_bytes(req, json.data(), json.size(), size);
     }
+    if (is_read_only_control(ino, name)) return reply_bytes(req, fs.read_only() ? "1" : "0", 1, size);
     const std::string path = proc_fd_path(inode.fd());
     if (size == 0) {
         const ssize_t n = ::getxattr(path.c_str(), name, nullptr, 0);
@@ -109,8 +130,8 @@ int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
 int removexattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
-    if (fs.config.read_only) return EROFS;
-    if (is_stats(ino, name)) return EPERM;
+    if (fs.read_only()) return EROFS;
+    if (is_stats(ino, name) || is_read_only_control(ino, name)) return EPERM;
     if (::removexattr(proc_fd_path(inode.fd()).c_str(), name) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;

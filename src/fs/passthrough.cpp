@@ -32,7 +32,7 @@ constexpr long kOverlayfsMagic = 0x794c7630;
 // What this worker thread has armed for the reply it is about to write.
 struct InitTicket {
     bool active = false;
-    bool offered = false;
+    std::uint32_t offered_flags2 = 0;
     std::uint64_t unique = 0;
 };
 struct OpenTicket {
@@ -59,12 +59,13 @@ std::uint32_t stack_depth_for(Fs& fs) {
 ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
     const ssize_t n = ::read(fd, buf, len);
     Fs& fs = fs_from(userdata);
-    if (n > 0 && fs.passthrough_mode.load() == PassthroughMode::AwaitInit) {
+    if (n > 0 && fs.init_pending.load(std::memory_order_relaxed)) {
         const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf),
                                                static_cast<std::size_t>(n));
         wire::RequestHeader h;
-        if (wire::parse_request(bytes, h) && h.opcode == wire::kOpInit) {
-            tl_init = InitTicket{true, wire::init_offers_passthrough(bytes), h.unique};
+        std::uint32_t flags2 = 0;
+        if (wire::parse_request(bytes, h) && wire::init_offered_flags2(bytes, flags2)) {
+            tl_init = InitTicket{true, flags2, h.unique};
         }
     }
     return n;
@@ -79,6 +80,19 @@ std::vector<std::byte> gather(const iovec* iov, int count) {
     return bytes;
 }
 
+// mmap of files opened with FOPEN_DIRECT_IO (O_DIRECT opens, --direct-io): without the flag
+// the kernel refuses shared mappings of them with ENODEV.
+void allow_direct_io_mmap(Fs& fs, std::span<std::byte> init_reply, std::uint32_t offered_flags2) {
+    if ((offered_flags2 & wire::kDirectIoAllowMmapFlags2) == 0) {
+        spdlog::info(
+            "the kernel does not offer FUSE_DIRECT_IO_ALLOW_MMAP: shared mmap of O_DIRECT opens fails");
+    } else if (wire::amend_init_flags2(init_reply, wire::kDirectIoAllowMmapFlags2)) {
+        fs.direct_io_mmap.store(true, std::memory_order_release);
+    } else {
+        spdlog::warn("unexpected INIT reply framing from libfuse: shared mmap of O_DIRECT opens fails");
+    }
+}
+
 ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
     return ::write(fd, bytes.data(), bytes.size());
 }
@@ -90,7 +104,10 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
     std::uint64_t unique = 0;
     if (tl_init.active && wire::reply_unique(bytes, unique) && unique == tl_init.unique) {
         tl_init.active = false;
-        if (!tl_init.offered) {
+        fs.init_pending.store(false, std::memory_order_relaxed);
+        allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return write_all(fd, bytes);
+        if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(
                 "passthrough: the kernel does not offer FUSE_PASSTHROUGH (needs Linux 6.9+); "
@@ -132,13 +149,19 @@ void close_backing(const Fs& fs, std::int32_t id) {
 }
 }  // namespace
 
-void install_passthrough(fuse_session* se, Fs& fs) {
+void install_wire_hooks(fuse_session* se, Fs& fs) {
     static const fuse_custom_io io{hook_writev, hook_read, hook_splice_receive, hook_splice_send};
     fs.session_fd.store(fuse_session_fd(se));
-    fs.passthrough_mode.store(PassthroughMode::AwaitInit);
+    if (fs.config.passthrough) fs.passthrough_mode.store(PassthroughMode::AwaitInit);
+    fs.init_pending.store(true);
     if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
-        fs.passthrough_mode.store(PassthroughMode::Refused);
-        spdlog::warn("passthrough: libfuse refused the custom I/O hooks; using the splice path");
+        fs.init_pending.store(false);
+        if (fs.config.passthrough) {
+            fs.passthrough_mode.store(PassthroughMode::Refused);
+            spdlog::warn("passthrough: libfuse refused the custom I/O hooks; using the splice path");
+        } else {
+            spdlog::warn("libfuse refused the custom I/O hooks: shared mmap of O_DIRECT opens fails");
+        }
     }
 }
 

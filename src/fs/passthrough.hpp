@@ -1,5 +1,6 @@
 #pragma once
-// Kernel passthrough on libfuse 3.14 (see passthrough_wire.hpp for the protocol facts).
+// Kernel passthrough and mmap of direct-io files on libfuse 3.14 (see passthrough_wire.hpp for
+// the protocol facts).
 // A custom I/O layer on the session sees the INIT request and amends the INIT reply; OPEN and
 // CREATE replies of files registered with FUSE_DEV_IOC_BACKING_OPEN are amended to carry the
 // backing id. The reply of a request is written by the thread that handles it, so the open
@@ -20,8 +21,11 @@ enum class PassthroughMode : int {
     Refused,    // the kernel or libfuse's framing said no: the splice path for the whole mount
 };
 
-// Installs the I/O hooks on a mounted session. Call before the session loop starts.
-void install_passthrough(fuse_session* se, Fs& fs);
+// Installs the I/O hooks on a mounted session, for every mount: the INIT reply always asks for
+// FUSE_DIRECT_IO_ALLOW_MMAP, and for passthrough when Config::passthrough. Replies without an
+// amendment go out with one writev and the splice hooks are plain splice(2), so the default
+// data path stays what libfuse does without hooks. Call before the session loop starts.
+void install_wire_hooks(fuse_session* se, Fs& fs);
 
 // Before replying to OPEN/CREATE: registers (or shares) the inode's backing id for `fd` and
 // arms the reply amendment. True when this open goes to passthrough.

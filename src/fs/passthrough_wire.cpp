@@ -32,14 +32,19 @@ bool parse_request(std::span<const std::byte> request, RequestHeader& out) {
     return true;
 }
 
-bool init_offers_passthrough(std::span<const std::byte> request) {
+bool init_offered_flags2(std::span<const std::byte> request, std::uint32_t& flags2) {
     RequestHeader h;
     // fuse_init_in up to flags2: major, minor, max_readahead, flags, flags2.
     if (!parse_request(request, h) || h.opcode != kOpInit || request.size() < kInHeaderSize + 20)
         return false;
     const auto flags = load<std::uint32_t>(request, kInHeaderSize + 12);
-    const auto flags2 = load<std::uint32_t>(request, kInHeaderSize + 16);
-    return (flags & kInitExt) != 0 && (flags2 & kPassthroughFlags2) != 0;
+    flags2 = (flags & kInitExt) != 0 ? load<std::uint32_t>(request, kInHeaderSize + 16) : 0;
+    return true;
+}
+
+bool init_offers_passthrough(std::span<const std::byte> request) {
+    std::uint32_t flags2 = 0;
+    return init_offered_flags2(request, flags2) && (flags2 & kPassthroughFlags2) != 0;
 }
 
 bool reply_unique(std::span<const std::byte> reply, std::uint64_t& unique) {
@@ -57,6 +62,14 @@ bool amend_init_reply(std::span<std::byte> reply, std::uint32_t max_stack_depth)
     store(reply, base + 12, flags);
     store(reply, base + 32, load<std::uint32_t>(reply, base + 32) | kPassthroughFlags2);
     store(reply, base + 36, max_stack_depth);
+    return true;
+}
+
+bool amend_init_flags2(std::span<std::byte> reply, std::uint32_t bits) {
+    if (!well_formed_success(reply, kInitOutSize)) return false;
+    const std::size_t base = kOutHeaderSize;
+    if ((load<std::uint32_t>(reply, base + 12) & kInitExt) == 0) return false;
+    store(reply, base + 32, load<std::uint32_t>(reply, base + 32) | bits);
     return true;
 }
 

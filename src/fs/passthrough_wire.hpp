@@ -1,11 +1,13 @@
 #pragma once
-// Byte-level amendments of libfuse 3.14's INIT, OPEN and CREATE replies that turn on the
-// kernel's FUSE_PASSTHROUGH (Linux 6.9+), which libfuse only exposes from 3.17.
+// Byte-level amendments of libfuse 3.14's INIT, OPEN and CREATE replies that turn on what
+// libfuse 3.14 cannot ask for: the kernel's FUSE_PASSTHROUGH (Linux 6.9+, libfuse 3.17) and
+// FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+, libfuse 3.16).
 //
 // Protocol facts (include/uapi/linux/fuse.h, 7.40):
 //  - every reply starts with fuse_out_header {u32 len; i32 error; u64 unique} (16 bytes);
 //  - fuse_init_in: flags at +12, flags2 at +16 (valid when flags has FUSE_INIT_EXT, bit 30);
-//    the kernel offers passthrough with FUSE_PASSTHROUGH = bit 37 = flags2 bit 5;
+//    the kernel offers passthrough with FUSE_PASSTHROUGH = bit 37 = flags2 bit 5, and mmap of
+//    direct-io files with FUSE_DIRECT_IO_ALLOW_MMAP = bit 36 = flags2 bit 4;
 //  - fuse_init_out (64 bytes): flags at +12, flags2 at +32, max_stack_depth at +36 (unused[0]
 //    in 3.14's struct). Passthrough is accepted only with FUSE_INIT_EXT kept in flags,
 //    FUSE_WRITEBACK_CACHE (bit 16) cleared, and 1 <= max_stack_depth <= 2;
@@ -33,6 +35,7 @@ inline constexpr std::size_t kOpenOutSize = 16;
 inline constexpr std::uint32_t kInitExt = 1U << 30;
 inline constexpr std::uint32_t kWritebackCache = 1U << 16;
 inline constexpr std::uint32_t kPassthroughFlags2 = 1U << 5;
+inline constexpr std::uint32_t kDirectIoAllowMmapFlags2 = 1U << 4;
 
 inline constexpr std::uint32_t kFopenDirectIo = 1U << 0;
 inline constexpr std::uint32_t kFopenNoflush = 1U << 5;
@@ -48,6 +51,9 @@ struct RequestHeader {
 // Parses the fuse_in_header at the start of a request; false if too short.
 bool parse_request(std::span<const std::byte> request, RequestHeader& out);
 
+// The flags2 word a FUSE_INIT request offers (0 without INIT_EXT); false if not an INIT.
+bool init_offered_flags2(std::span<const std::byte> request, std::uint32_t& flags2);
+
 // Whether a FUSE_INIT request offers passthrough (INIT_EXT set and flags2 bit 5).
 bool init_offers_passthrough(std::span<const std::byte> request);
 
@@ -56,6 +62,9 @@ bool reply_unique(std::span<const std::byte> reply, std::uint64_t& unique);
 
 // Amends a successful INIT reply (header + 64-byte fuse_init_out) to accept passthrough.
 bool amend_init_reply(std::span<std::byte> reply, std::uint32_t max_stack_depth);
+
+// Adds `bits` to a successful INIT reply's flags2 (only if libfuse echoed INIT_EXT).
+bool amend_init_flags2(std::span<std::byte> reply, std::uint32_t bits);
 
 // Amends a successful OPEN (payload = fuse_open_out) or CREATE (fuse_entry_out +
 // fuse_open_out) reply to open the file in passthrough mode with backing_id.

@@ -12,7 +12,7 @@ std::string escape_option_value(std::string_view value) {
     return out;
 }
 
-std::vector<std::string> build_fuse_args(const Config& config) {
+std::vector<std::string> build_fuse_args(const Config& config, bool privileged) {
     std::vector<std::string> args{"splicefs"};
     if (config.debug) args.emplace_back("-d");
     auto add = [&](std::string word) {
@@ -24,6 +24,14 @@ std::vector<std::string> build_fuse_args(const Config& config) {
     if (config.default_permissions) add("default_permissions");
     if (config.allow_other) add("allow_other");
     if (config.read_only) add("ro");
+    // libfuse mounts nodev,nosuid unless told otherwise; a non-root mount (fusermount3)
+    // cannot have dev or suid, so they are only asked for as root.
+    if (config.dev && privileged) add("dev");
+    if (config.suid && privileged) add("suid");
+    if (!config.exec) add("noexec");
+    // Only shown in /proc/mounts: FUSE inodes never update atime in the kernel, the daemon's
+    // backing opens do (fs/atime.hpp). libfuse 3.14 rejects strictatime and nodiratime.
+    if (config.atime == AtimeMode::Noatime) add("noatime");
     for (const auto& word : config.fuse_options) add(escape_option_value(word));
     return args;
 }

@@ -15,8 +15,9 @@ namespace splicefs::mount {
 
 // {"splicefs", ["-d"], "-o", "fsname=...", "-o", "subtype=splicefs", ...}: fsname and subtype
 // always (so /proc/mounts shows "<backing> <mnt> fuse.splicefs"), default_permissions unless
-// disabled, allow_other and ro when asked, then Config::fuse_options (later words win).
-[[nodiscard]] std::vector<std::string> build_fuse_args(const Config& config);
+// disabled, allow_other, ro and the mount-flag words when asked (dev and suid only when
+// `privileged`, i.e. root), then Config::fuse_options (later words win).
+[[nodiscard]] std::vector<std::string> build_fuse_args(const Config& config, bool privileged);
 
 // Owns a struct fuse_args and the strings it points to; frees what libfuse allocated.
 class FuseArgs {

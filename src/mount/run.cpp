@@ -17,6 +17,7 @@
 #include "mount/checks.hpp"
 #include "mount/fuse_args.hpp"
 #include "mount/fuse_log.hpp"
+#include "mount/remount.hpp"
 #include "mount/session.hpp"
 
 namespace splicefs::mount {
@@ -57,7 +58,7 @@ int serve(fuse_session* se, const Config& config, fs::Fs& fs) {
 }
 
 SessionPtr new_session(const Config& config, fs::Fs& fs) {
-    FuseArgs args(build_fuse_args(config));
+    FuseArgs args(build_fuse_args(config, ::geteuid() == 0));
     FuseLogCapture capture;
     SessionPtr se(fuse_session_new(args.get(), &fs::lowlevel_ops(), sizeof(fuse_lowlevel_ops), &fs));
     if (!se) {
@@ -112,7 +113,11 @@ MountGuard::MountGuard(fuse_session* se, const std::filesystem::path& mountpoint
 
 int run(Config config) {
     log::init(config);
+    if (config.remount) return remount(config);  // no second daemon: change the live mount
     install_fuse_log_bridge();
+    if ((config.dev || config.suid) && ::geteuid() != 0) {
+        spdlog::info("dev and suid need root: mounting nodev,nosuid");
+    }
 
     check_backing(config);
     check_mountpoint(config);

@@ -101,6 +101,88 @@ INSTANTIATE_TEST_SUITE_P(Posix, Differential, ::testing::ValuesIn(all_cases()),
                                              variants()[p.param.variant].name);
                          });
 
+// The atime words, compared with a native mount that has the same word: the native directory
+// is bind-mounted onto itself with it (RAII: unmounted again however the test ends).
+class NativeBindMount {
+public:
+    NativeBindMount(const std::string& dir, const std::string& word) : dir_(dir) {
+        ok_ = run_command({"mount", "--bind", dir, dir}) == 0;
+        if (ok_) ok_ = run_command({"mount", "-o", "remount,bind," + word, dir}) == 0;
+    }
+    ~NativeBindMount() { (void)run_command({"umount", "-l", dir_}); }
+    NativeBindMount(const NativeBindMount&) = delete;
+    NativeBindMount& operator=(const NativeBindMount&) = delete;
+    [[nodiscard]] bool ok() const { return ok_; }
+
+private:
+    std::string dir_;
+    bool ok_ = false;
+};
+
+void atime_scenario(Recorder& r) {
+    make_file(r, "f", pattern(3 * 4096 + 5));
+    r.mkdir("d");
+    make_file(r, "d/x", "x");
+    // Aged atimes (older than ctime): relatime updates them at the next read, noatime never.
+    const struct timespec aged[2] = {{1600000000, 0}, {0, UTIME_OMIT}};
+    r.utimens("f", aged);
+    r.utimens("d", aged);
+    r.set_atime(true);
+    r.stat("f");
+    r.stat("d");
+    for (int round = 0; round < 2; ++round) {
+        const int h = r.open("f", O_RDONLY);
+        r.read(h, 3 * 4096 + 5);
+        r.close(h);
+        r.listdir("d");
+        r.stat("f");
+        r.stat("d");
+    }
+}
+
+struct AtimeCase {
+    std::size_t variant;
+    const char* word;
+};
+
+std::vector<AtimeCase> atime_cases() {
+    std::vector<AtimeCase> out;
+    for (std::size_t v = 0; v < variants().size(); ++v) {
+        for (const char* w : {"noatime", "nodiratime", "relatime"}) out.push_back({v, w});
+    }
+    return out;
+}
+
+class AtimeDifferential : public ::testing::TestWithParam<AtimeCase> {};
+
+TEST_P(AtimeDifferential, SameAsNativeMount) {
+    auto variant = variants()[GetParam().variant];
+    const std::string word = GetParam().word;
+    if (!variant.is_splicefs) GTEST_SKIP() << "splicefs only";
+    // Reads served from the FUSE page cache never reach the daemon: relatime is only
+    // comparable when every open starts cold (KD-ATIME-CACHE).
+    if (word == "relatime" && variant.name.find("cachenever") == std::string::npos)
+        GTEST_SKIP() << "relatime with the page cache kept: KD-ATIME-CACHE";
+    // Kernel passthrough reads through a backing file of the kernel's own (KD-ATIME-PASSTHROUGH).
+    if (word == "noatime" &&
+        std::count(variant.args.begin(), variant.args.end(), "--data-path=passthrough") > 0)
+        GTEST_SKIP() << "noatime with kernel passthrough: KD-ATIME-PASSTHROUGH";
+    variant.args.insert(variant.args.end(), {"-o", word});
+    Pair pair(variant);
+    const NativeBindMount native(pair.native(), word);
+    ASSERT_TRUE(native.ok()) << "cannot bind-mount the native side with " << word;
+    std::vector<std::string> known;
+    const std::string report = run_differential(pair, "t", atime_scenario, &known);
+    EXPECT_TRUE(report.empty()) << word << " on " << variant.name << "\n" << report;
+    EXPECT_TRUE(pair.daemon_alive()) << "the daemon died:\n" << pair.daemon_log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Posix, AtimeDifferential, ::testing::ValuesIn(atime_cases()),
+                         [](const ::testing::TestParamInfo<AtimeCase>& p) {
+                             return sanitize(std::string("atime_") + p.param.word + "__" +
+                                             variants()[p.param.variant].name);
+                         });
+
 class OnMount : public ::testing::TestWithParam<std::size_t> {};
 
 // Seeded random sequences; on divergence, shrink and print a minimal reproduction.

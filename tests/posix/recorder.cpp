@@ -441,6 +441,25 @@ int Recorder::mmap_write(int h, std::size_t len, off_t off, std::string_view dat
     return result(op, r);
 }
 
+int Recorder::mmap_read(int h, std::size_t len, off_t off, std::size_t n, bool shared,
+                        std::string_view scribble) {
+    const std::string op = std::string(shared ? "mmap_read_shared(h" : "mmap_read_private(h") +
+                           std::to_string(h) + ", " + std::to_string(len) + ", @" + std::to_string(off) +
+                           ", " + std::to_string(n) +
+                           (scribble.empty() ? "" : ", then write " + quoted(scribble)) + ")";
+    const int prot = PROT_READ | (scribble.empty() ? 0 : PROT_WRITE);
+    void* p = ::mmap(nullptr, len, prot, shared ? MAP_SHARED : MAP_PRIVATE, raw_fd(h), 0);
+    if (p == MAP_FAILED) return result(op, -1);
+    auto* bytes = static_cast<char*>(p);
+    std::string seen(bytes + off, n);
+    if (!scribble.empty()) {
+        std::memcpy(bytes + off, scribble.data(), scribble.size());
+        seen += " / " + std::string(bytes + off, n);
+    }
+    ::munmap(p, len);
+    return result(op, 0, content(seen));
+}
+
 long Recorder::direct_pwrite(int h, std::size_t len, off_t off, char fill) {
     void* raw = nullptr;
     if (::posix_memalign(&raw, 4096, len) != 0) return result("direct_pwrite: no memory", -1);

@@ -71,6 +71,10 @@ public:
     void cat(std::string_view rel);
     // mmap(MAP_SHARED) the first len bytes of h, write data at off, optionally msync, unmap.
     int mmap_write(int h, std::size_t len, off_t off, std::string_view data, bool sync);
+    // mmap (MAP_SHARED or MAP_PRIVATE) the first len bytes of h and record n bytes at off; with
+    // `scribble`, write it there through the mapping first (PROT_WRITE) and record again.
+    int mmap_read(int h, std::size_t len, off_t off, std::size_t n, bool shared,
+                  std::string_view scribble = {});
     // An aligned O_DIRECT write/read of whole 4 KiB blocks filled with `fill`.
     long direct_pwrite(int h, std::size_t len, off_t off, char fill);
     long direct_pread(int h, std::size_t len, off_t off);

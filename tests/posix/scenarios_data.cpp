@@ -125,6 +125,26 @@ SCENARIO(data, mmap_shared_writes) {
     r.close(ro);
 }
 
+// Mappings of a file opened O_DIRECT (through FUSE a direct-io handle: FUSE_DIRECT_IO_ALLOW_MMAP),
+// shared and private, reading and writing; the file is read back with a plain open.
+SCENARIO(data, mmap_of_odirect_open) {
+    make_file(r, "f", pattern(3 * 4096 + 100));
+    const int h = r.open("f", O_RDWR | O_DIRECT);
+    r.mmap_read(h, 8192, 95, 20, true);
+    r.mmap_write(h, 8192, 100, "SHARED", true);
+    r.cat("f");
+    r.mmap_read(h, 8192, 4090, 20, false, "PRIVATE");  // stays in the private copy
+    r.cat("f");
+    r.mmap_read(h, 8192, 95, 20, true);
+    r.close(h);
+    const int ro = r.open("f", O_RDONLY | O_DIRECT);
+    r.mmap_read(ro, 4096, 0, 16, true);
+    r.mmap_read(ro, 4096, 0, 16, false, "cow");  // a private writable map of a read-only fd is fine
+    r.mmap_write(ro, 4096, 0, "no", false);      // EACCES: shared writable map of a read-only fd
+    r.close(ro);
+    r.cat("f");
+}
+
 SCENARIO(data, append_races_within_one_process) {
     const int a = r.open("f", O_WRONLY | O_CREAT | O_APPEND, 0644);
     const int b = r.open("f", O_WRONLY | O_APPEND);

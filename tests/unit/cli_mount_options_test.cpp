@@ -29,12 +29,37 @@ TEST(OptionList, FstabWordsAreDropped) {
     Config c;
     apply_option_list(c,
                       "defaults,nofail,_netdev,auto,noauto,user,users,nouser,owner,group,comment=hello,"
-                      "x-systemd.automount,x-systemd.mount-timeout=30,x-gvfs-hide,dev,suid,nodev,nosuid,exec,"
-                      "noexec,user=alice");
+                      "x-systemd.automount,x-systemd.mount-timeout=30,x-gvfs-hide,user=alice");
     EXPECT_TRUE(c.fuse_options.empty());
     const Config d;
     EXPECT_EQ(c.read_only, d.read_only);
     EXPECT_EQ(c.allow_other, d.allow_other);
+}
+
+TEST(OptionList, MountFlagWordsLastOneWins) {
+    Config c;
+    apply_option_list(c, "dev,suid,noexec,noatime,nodiratime");
+    EXPECT_TRUE(c.dev);
+    EXPECT_TRUE(c.suid);
+    EXPECT_FALSE(c.exec);
+    EXPECT_EQ(c.atime, AtimeMode::Noatime);
+    EXPECT_TRUE(c.nodiratime);
+    EXPECT_FALSE(c.remount);
+    apply_option_list(c, "nodev,nosuid,exec,strictatime,diratime,remount");
+    EXPECT_FALSE(c.dev);
+    EXPECT_FALSE(c.suid);
+    EXPECT_TRUE(c.exec);
+    EXPECT_EQ(c.atime, AtimeMode::Strictatime);
+    EXPECT_FALSE(c.nodiratime);
+    EXPECT_TRUE(c.remount);
+    apply_option_list(c, "relatime");
+    EXPECT_EQ(c.atime, AtimeMode::Relatime);
+    EXPECT_TRUE(c.fuse_options.empty()) << "none of them is handed to libfuse as a raw word";
+    EXPECT_THROW(apply_option_list(c, "dev=1"), UsageError);
+    const Config d;
+    EXPECT_FALSE(d.dev) << "safe defaults";
+    EXPECT_FALSE(d.suid);
+    EXPECT_TRUE(d.exec);
 }
 
 TEST(OptionList, FstabWordDetection) {

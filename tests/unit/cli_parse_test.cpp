@@ -88,7 +88,7 @@ TEST(CliParse, EveryLongOption) {
     ASSERT_TRUE(c.entry_timeout.has_value());
     EXPECT_DOUBLE_EQ(*c.entry_timeout, 0.0);
     EXPECT_TRUE(c.writeback_cache);
-    EXPECT_TRUE(c.direct_io);
+    EXPECT_EQ(c.direct_io, DirectIo::On);
     EXPECT_TRUE(c.splice_reads);
     EXPECT_FALSE(c.splice_writes);
     EXPECT_TRUE(c.splice_move);
@@ -106,6 +106,21 @@ TEST(CliParse, DebugImpliesForeground) {
     const Config c = run_config({"-d", "/b", "/m"});
     EXPECT_TRUE(c.debug);
     EXPECT_TRUE(c.foreground);
+}
+
+TEST(CliParse, DirectIoFollowsCacheNeverUnlessTold) {
+    const Config never = run_config({"--cache=never", "/b", "/m"});
+    EXPECT_EQ(never.direct_io, DirectIo::Auto);
+    EXPECT_TRUE(never.direct_io_unless_mmap_breaks());
+    EXPECT_FALSE(run_config({"/b", "/m"}).direct_io_unless_mmap_breaks())
+        << "cache=auto keeps the page cache";
+    const Config off = run_config({"--cache=never", "--no-direct-io", "/b", "/m"});
+    EXPECT_EQ(off.direct_io, DirectIo::Off);
+    EXPECT_FALSE(off.direct_io_unless_mmap_breaks());
+    EXPECT_FALSE(
+        run_config({"--cache=never", "--data-path=passthrough", "/b", "/m"}).direct_io_unless_mmap_breaks());
+    EXPECT_EQ(run_config({"/b", "/m", "-o", "cache=never,no_direct_io,direct_io"}).direct_io, DirectIo::On)
+        << "the last word wins";
 }
 
 TEST(CliParse, NoSpliceTurnsOffBothDirections) {

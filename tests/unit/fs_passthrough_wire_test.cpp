@@ -95,6 +95,41 @@ TEST(PassthroughWire, InitReplySurprisesLeaveBytesAlone) {
     EXPECT_FALSE(amend_init_reply(lying, 1));
 }
 
+TEST(PassthroughWire, InitOfferedFlags2ReadsBit36) {
+    std::uint32_t flags2 = 99;
+    ASSERT_TRUE(init_offered_flags2(init_request(kInitExt, kDirectIoAllowMmapFlags2 | 0x100), flags2));
+    EXPECT_EQ(flags2, kDirectIoAllowMmapFlags2 | 0x100);
+    ASSERT_TRUE(init_offered_flags2(init_request(0, kDirectIoAllowMmapFlags2), flags2));
+    EXPECT_EQ(flags2, 0U) << "flags2 unread without INIT_EXT";
+    auto open = init_request(kInitExt, kDirectIoAllowMmapFlags2);
+    put<std::uint32_t>(open, 4, kOpOpen);
+    EXPECT_FALSE(init_offered_flags2(open, flags2));
+    EXPECT_FALSE(init_offered_flags2(Bytes(kInHeaderSize + 8), flags2)) << "too short for flags2";
+    EXPECT_EQ(kDirectIoAllowMmapFlags2, 1U << (36 - 32));
+}
+
+TEST(PassthroughWire, InitReplyGetsAllowMmapAndNothingElse) {
+    auto b = reply(kInitOutSize);
+    put<std::uint32_t>(b, kOutHeaderSize + 12, kInitExt | kWritebackCache);
+    put<std::uint32_t>(b, kOutHeaderSize + 32, 0x2);
+    auto expected = b;
+    put<std::uint32_t>(expected, kOutHeaderSize + 32, 0x2 | kDirectIoAllowMmapFlags2);
+    ASSERT_TRUE(amend_init_flags2(b, kDirectIoAllowMmapFlags2));
+    EXPECT_EQ(b, expected) << "only flags2 changes: writeback cache and stack depth stay";
+
+    auto no_ext = reply(kInitOutSize);
+    const auto before = no_ext;
+    EXPECT_FALSE(amend_init_flags2(no_ext, kDirectIoAllowMmapFlags2));
+    EXPECT_EQ(no_ext, before);
+    auto failed = reply(kInitOutSize, 7, -22);
+    put<std::uint32_t>(failed, kOutHeaderSize + 12, kInitExt);
+    const auto failed_before = failed;
+    EXPECT_FALSE(amend_init_flags2(failed, kDirectIoAllowMmapFlags2));
+    EXPECT_EQ(failed, failed_before);
+    auto short_reply = reply(kInitOutSize - 8);
+    EXPECT_FALSE(amend_init_flags2(short_reply, kDirectIoAllowMmapFlags2));
+}
+
 TEST(PassthroughWire, OpenReplyGetsPassthroughFlagAndId) {
     auto b = reply(kOpenOutSize);
     put<std::uint64_t>(b, kOutHeaderSize, 42);  // fh

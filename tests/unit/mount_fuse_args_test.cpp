@@ -30,7 +30,7 @@ TEST(FsnameEscape, CommasAndBackslashes) {
 TEST(FuseArgs, DefaultsHaveFsnameSubtypeAndPermissions) {
     Config c;
     c.backing = "/srv/a,b";
-    const Args args = build_fuse_args(c);
+    const Args args = build_fuse_args(c, true);
     ASSERT_FALSE(args.empty());
     EXPECT_EQ(args.front(), "splicefs");
     EXPECT_TRUE(has_o(args, R"(fsname=/srv/a\,b)"));
@@ -49,7 +49,7 @@ TEST(FuseArgs, OptionalWords) {
     c.read_only = true;
     c.debug = true;
     c.fuse_options = {"max_read=65536", "fsname=x,y"};
-    const Args args = build_fuse_args(c);
+    const Args args = build_fuse_args(c, true);
     EXPECT_FALSE(has_o(args, "default_permissions"));
     EXPECT_TRUE(has_o(args, "allow_other"));
     EXPECT_TRUE(has_o(args, "ro"));
@@ -60,6 +60,28 @@ TEST(FuseArgs, OptionalWords) {
     const auto ours = std::find(args.begin(), args.end(), "fsname=/b");
     const auto theirs = std::find(args.begin(), args.end(), R"(fsname=x\,y)");
     EXPECT_LT(ours, theirs);
+}
+
+TEST(FuseArgs, MountFlagWords) {
+    Config c;
+    c.backing = "/b";
+    const Args plain = build_fuse_args(c, true);
+    for (const char* w : {"dev", "suid", "noexec", "noatime", "nodiratime"})
+        EXPECT_FALSE(has_o(plain, w)) << w;
+    c.dev = true;
+    c.suid = true;
+    c.exec = false;
+    c.atime = AtimeMode::Noatime;
+    c.nodiratime = true;
+    const Args root = build_fuse_args(c, true);
+    for (const char* w : {"dev", "suid", "noexec", "noatime"}) EXPECT_TRUE(has_o(root, w)) << w;
+    EXPECT_FALSE(has_o(root, "nodiratime")) << "libfuse 3.14 rejects it";
+    const Args user = build_fuse_args(c, false);
+    EXPECT_FALSE(has_o(user, "dev")) << "fusermount3 refuses dev for users: the safe default stays";
+    EXPECT_FALSE(has_o(user, "suid"));
+    EXPECT_TRUE(has_o(user, "noexec"));
+    c.atime = AtimeMode::Strictatime;
+    EXPECT_FALSE(has_o(build_fuse_args(c, true), "strictatime")) << "libfuse 3.14 rejects it";
 }
 
 TEST(FuseArgs, OwnsArgvForLibfuse) {
