@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/reshape.hpp"
+
 namespace splicefs {
 
 enum class CacheMode { Auto, Always, Never };
@@ -44,6 +46,9 @@ struct Config {
     bool default_permissions = true;
     bool read_only = false;
     bool allow_other = false;
+
+    // Reshaping (bindfs's ownership, permission and policy options; core/reshape.hpp).
+    Reshape reshape;
 
     // Options passed through to libfuse's mount (-o words we do not interpret ourselves).
     std::vector<std::string> fuse_options;

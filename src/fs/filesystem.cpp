@@ -45,7 +45,8 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, s
       entry_timeout(cfg.effective_entry_timeout()),
       daemon_is_root(::geteuid() == 0),
       daemon_groups(current_groups()),
-      dev_null(open_dev_null()) {
+      dev_null(open_dev_null()),
+      reshaping(cfg.reshape.active()) {
     if (config.watches_backing()) {
         // A watched directory's fd stays open: a quarter of the budget at most.
         watch = BackingWatch::create(inodes, stats,
