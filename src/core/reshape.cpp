@@ -248,19 +248,19 @@ Reshape::Chown Reshape::backing_chown(std::uint32_t uid, std::uint32_t gid) cons
 Reshape::Chown Reshape::create_owner(uid_t uid, gid_t gid) const noexcept {
     std::uint32_t owner = 0;
     std::uint32_t group = 0;
+    // A caller the offset cannot be undone for (root, with --uid-offset) keeps its own id
+    // (bindfs leaves such a file to the mounter).
     if (create_uid) {
         owner = *create_uid;
     } else {
         owner = uid_map.backward(uid);
-        if (owner < uid_offset) return {EIO, kKeep, kKeep};
-        owner -= uid_offset;
+        owner = owner >= uid_offset ? owner - uid_offset : uid;
     }
     if (create_gid) {
         group = *create_gid;
     } else {
         group = gid_map.backward(gid);
-        if (group < gid_offset) return {EIO, kKeep, kKeep};
-        group -= gid_offset;
+        group = group >= gid_offset ? group - gid_offset : gid;
     }
     return {0, owner, group};
 }

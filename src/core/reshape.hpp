@@ -100,8 +100,7 @@ struct Reshape {
     };
     [[nodiscard]] Chown backing_chown(std::uint32_t uid, std::uint32_t gid) const noexcept;
 
-    // Owner and group of a new backing object created by caller (uid, gid): error EIO when the
-    // offset cannot be undone for them.
+    // Owner and group of a new backing object created by caller (uid, gid).
     [[nodiscard]] Chown create_owner(uid_t uid, gid_t gid) const noexcept;
     // Mode bits of a new object (--create-with-perms); `mode` carries the file type.
     [[nodiscard]] mode_t create_mode(mode_t mode) const noexcept;

@@ -83,7 +83,10 @@ Creation reshape_creation(const Fs& fs, fuse_req_t req, mode_t mode) {
     mode = r.create_mode(mode);
     // A setuid/setgid file for someone else (root included) is never made for a non-root caller.
     if (!S_ISDIR(mode) && ctx->uid != 0 && (owner.uid != ctx->uid || owner.gid != ctx->gid)) mode &= ~kSetId;
-    return {0, {owner.uid, owner.gid, r.changes_attributes()}, mode};
+    // The kernel checked the caller against the parent it was shown; the backing would check
+    // the new owner, whom the options name, or ids the caller does not have.
+    const bool other = owner.uid != ctx->uid || owner.gid != ctx->gid;
+    return {0, {owner.uid, owner.gid, other || r.changes_attributes()}, mode};
 }
 
 }  // namespace splicefs::fs
