@@ -1,6 +1,7 @@
 // Command-line parsing into Config: positionals anywhere, -o lists, precedence, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -303,6 +304,11 @@ TEST(CliReshape, MirrorTurnsAttributeCachingOff) {
     EXPECT_EQ(c.attr_timeout, 0.0);
     EXPECT_FALSE(c.watches_backing());
     EXPECT_THROW(parse({"--mirror=0", "--attr-timeout=5", "/b", "/m"}), UsageError);
+    // @group: its members, here root, whose primary group is 0 on every system.
+    const Config g = run_config({"-M", "@0", "/b", "/m"});
+    EXPECT_TRUE(g.reshape.mirror_only);
+    EXPECT_NE(std::find(g.reshape.mirror_uids.begin(), g.reshape.mirror_uids.end(), 0U),
+              g.reshape.mirror_uids.end());
 }
 
 TEST(CliReshape, RefusesWhatCannotWork) {
