@@ -3,7 +3,8 @@
 --perms (and, with --baseline, a plain mount of a splicefs built without reshaping), in
 rotating order over several rounds on the same backing tree. Prints a table (medians).
 
-  cold stat   lstat of N files on a fresh mount (one LOOKUP each, reshaped in the daemon)
+  cold stat   lstat of N files on a fresh mount (one LOOKUP each, reshaped in the daemon);
+              also the daemon's CPU time (user+sys) for it, less sensitive to a busy machine
   ls -l       a listing with attributes of the same N files (READDIRPLUS) on a fresh mount
   fio 4k      4 KiB random read+write with O_DIRECT (every request reaches the daemon)
 
@@ -32,6 +33,37 @@ def umount(mnt):
             return
         time.sleep(0.1)
     subprocess.run(["fusermount3", "-uz", mnt])
+
+
+def daemon_pid(mnt):
+    """The daemon serving mnt (we started it: its command line names the mountpoint)."""
+    time.sleep(0.2)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if mnt.encode() not in argv:
+            continue
+        try:  # the daemon holds /dev/fuse; the launcher may not have exited yet
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/fuse" for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+        except OSError:
+            continue
+    raise RuntimeError("no daemon for " + mnt)
+
+
+def cpu_seconds(pid):
+    """On-CPU time of all the daemon's threads (schedstat: nanoseconds, not 10 ms ticks)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that just ended
+    return total / 1e9
 
 
 def timed(fn):
@@ -84,7 +116,7 @@ def main():
     configs = [("plain", [binary]), ("map+perms", [binary, *RESHAPED])]
     if args.baseline:
         configs.insert(0, ("before", [os.path.abspath(args.baseline)]))
-    results = {label: {"stat": [], "ls": [], "fio": []} for label, _ in configs}
+    results = {label: {"stat": [], "cpu": [], "ls": [], "fio": []} for label, _ in configs}
     try:
         for r in range(args.rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
@@ -92,7 +124,10 @@ def main():
                 res = results[label]
                 mount(argv, backing, mnt)
                 try:
+                    pid = daemon_pid(mnt)
+                    cpu0 = cpu_seconds(pid)
                     res["stat"].append(timed(lambda: cold_stats(mnt, names)))
+                    res["cpu"].append(cpu_seconds(pid) - cpu0)
                 finally:
                     umount(mnt)
                 mount(argv, backing, mnt)
@@ -106,12 +141,13 @@ def main():
 
     print(f"splicefs {binary}; {args.files} files, {args.rounds} rounds (rotating order), medians")
     print(f"map+perms = {' '.join(RESHAPED)}" + (f"; before = {args.baseline}" if args.baseline else ""))
-    print(f"{'mount':<12} {'cold stat (s)':>14} {'ls -l (s)':>10} {'fio 4k O_DIRECT randrw (IOPS)':>30}")
+    print(f"{'mount':<12} {'cold stat (s)':>14} {'daemon CPU (s)':>15} {'ls -l (s)':>10} "
+          f"{'fio 4k O_DIRECT randrw (IOPS)':>30}")
     for label, res in results.items():
-        print(f"{label:<12} {statistics.median(res['stat']):>14.3f} {statistics.median(res['ls']):>10.3f} "
-              f"{statistics.median(res['fio']):>30.0f}")
-    for key in ("stat", "ls", "fio"):
-        print(f"  {key} per round: " + "; ".join(f"{label} {['%.3g' % v for v in res[key]]}"
+        print(f"{label:<12} {statistics.median(res['stat']):>14.3f} {statistics.median(res['cpu']):>15.4f} "
+              f"{statistics.median(res['ls']):>10.3f} {statistics.median(res['fio']):>30.0f}")
+    for key in ("stat", "cpu", "ls", "fio"):
+        print(f"  {key} per round: " + "; ".join(f"{label} {['%.4g' % v for v in res[key]]}"
                                                   for label, res in results.items()))
 
 
