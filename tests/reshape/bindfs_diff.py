@@ -283,6 +283,7 @@ SCENARIOS = {
     "mirror": (["--mirror=" + a + ":" + b], chown_self_kd([A[0], A[1], "0o100604"], ("b", "c"))),
     "mirror-only": (["--mirror-only=" + a], setid_kd("root_x", [A[0], 0, "0o100755"], ("a",))),
     "create-for": (["--create-for-user=" + b, "--create-for-group=" + gb, "--create-with-perms=0640,ug+X"], {}),
+    "create-for-root": (["--create-for-user=0", "--create-for-group=0"], {}),
     "policies-1": (["--chown-ignore", "--chgrp-deny", "--chmod-ignore", "--delete-deny"], {}),
     "policies-2": (["--chown-deny", "--chgrp-ignore", "--chmod-deny", "--rename-deny", "--xattr-ro"], {}),
     "xattr-none": (["--xattr-none"], {}),
@@ -306,6 +307,9 @@ SECURITY = {
                  "backing root_d/suid_a": [0, A[1], "0o100755"]},
     # New files for b: a non-root creator never makes a set-id file for someone else.
     "create-for": {"a: create-suid shared_d": "ok", "backing shared_d/suid_a": [B[0], B[1], "0o100750"]},
+    # New files for root: made by a, owned by root, never set-id.
+    "create-for-root": {"a: create-suid shared_d": "ok", "backing shared_d/suid_a": [0, 0, "0o100755"],
+                        "backing shared_d/new_a": [0, 0, "0o100644"]},
     # Nobody but root and the mirrored user gets in.
     "mirror-only": {"b: read a_f": "EACCES", "b: access root_d": "---", "c: write root_f": "EACCES"},
 }
