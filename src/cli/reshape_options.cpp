@@ -178,7 +178,10 @@ constexpr OptionSpec kReshapeOptions[] = {
      [](Config& c, std::string_view v) { c.reshape.create_perms = PermChain::parse(v); }, true},
     {"create-as-user", '\0', K::Flag, "", "", G::Reshape,
      "new files belong to their creator (as mapped); the default, accepted for bindfs's spelling",
-     [](Config&, std::string_view) {}, true},
+     [](Config& c, std::string_view) { c.reshape.create_as_mounter = false; }, true},
+    {"create-as-mounter", '\0', K::Flag, "", "", G::Reshape,
+     "new files belong to the user and group splicefs runs as (--create-for-* win)",
+     [](Config& c, std::string_view) { c.reshape.create_as_mounter = true; }, true},
     {"chown-policy", '\0', K::Choice, "normal|ignore|deny", "normal", G::Reshape,
      "what a change of owner through the mount does: normal (map it back and change the backing), "
      "ignore (succeed, change nothing), deny (fail with EPERM)",
@@ -227,6 +230,10 @@ void finish_reshape(Config& c) {
     }
     if (r.needs_root() && ::geteuid() != 0) {
         throw UsageError("--map, --uid-offset, --gid-offset and --create-for-* need splicefs to run as root");
+    }
+    if (r.create_as_mounter) {
+        if (!c.reshape.create_uid) c.reshape.create_uid = ::geteuid();
+        if (!c.reshape.create_gid) c.reshape.create_gid = ::getegid();
     }
     if (r.per_caller()) {
         // Each caller sees other attributes: the kernel must ask every time.

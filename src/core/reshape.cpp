@@ -191,7 +191,7 @@ bool Reshape::changes_attributes() const noexcept {
 }
 
 bool Reshape::active() const noexcept {
-    return changes_attributes() || create_uid || create_gid || !create_perms.empty() ||
+    return changes_attributes() || create_uid || create_gid || create_as_mounter || !create_perms.empty() ||
            chown != ChangePolicy::Normal || chgrp != ChangePolicy::Normal || chmod != ChangePolicy::Normal ||
            delete_deny || rename_deny || xattr != XattrPolicy::ReadWrite;
 }

@@ -69,6 +69,7 @@ struct Reshape {
     // New files and directories.
     std::optional<uid_t> create_uid;
     std::optional<gid_t> create_gid;
+    bool create_as_mounter = false;  // resolved into create_uid/gid by the CLI
     PermChain create_perms;
 
     // Changes through the mount.

@@ -283,6 +283,7 @@ SCENARIOS = {
     "mirror": (["--mirror=" + a + ":" + b], chown_self_kd([A[0], A[1], "0o100604"], ("b", "c"))),
     "mirror-only": (["--mirror-only=" + a], setid_kd("root_x", [A[0], 0, "0o100755"], ("a",))),
     "create-for": (["--create-for-user=" + b, "--create-for-group=" + gb, "--create-with-perms=0640,ug+X"], {}),
+    "create-as-mounter": (["--create-as-mounter"], {}),
     "create-for-root": (["--create-for-user=0", "--create-for-group=0"], {}),
     "policies-1": (["--chown-ignore", "--chgrp-deny", "--chmod-ignore", "--delete-deny"], {}),
     "policies-2": (["--chown-deny", "--chgrp-ignore", "--chmod-deny", "--rename-deny", "--xattr-ro"], {}),
