@@ -193,7 +193,8 @@ bool Reshape::changes_attributes() const noexcept {
 bool Reshape::active() const noexcept {
     return changes_attributes() || create_uid || create_gid || create_as_mounter || !create_perms.empty() ||
            chown != ChangePolicy::Normal || chgrp != ChangePolicy::Normal || chmod != ChangePolicy::Normal ||
-           delete_deny || rename_deny || xattr != XattrPolicy::ReadWrite;
+           !chmod_filter.empty() || chmod_allow_x || delete_deny || rename_deny ||
+           xattr != XattrPolicy::ReadWrite;
 }
 
 bool Reshape::needs_root() const noexcept {

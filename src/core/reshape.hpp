@@ -76,6 +76,8 @@ struct Reshape {
     ChangePolicy chown = ChangePolicy::Normal;
     ChangePolicy chgrp = ChangePolicy::Normal;
     ChangePolicy chmod = ChangePolicy::Normal;
+    PermChain chmod_filter;      // rewrites the mode a chmod asks for (normal policy)
+    bool chmod_allow_x = false;  // ignore/deny still let execute bits of files change
     bool delete_deny = false;
     bool rename_deny = false;
     XattrPolicy xattr = XattrPolicy::ReadWrite;

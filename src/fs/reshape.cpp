@@ -14,6 +14,31 @@ constexpr mode_t kSetId = S_ISUID | S_ISGID;
 int backing_stat(const InodeRef& inode, struct stat& st) {
     return ::fstatat(inode.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
 }
+// --chmod-policy, --chmod-filter and --chmod-allow-x, as bindfs: with allow-x, ignore keeps only
+// the execute bits a chmod of a regular file flips, and deny lets a chmod through that flips
+// nothing else (both compared with the backing mode).
+int chmod_policy(const Reshape& r, const InodeRef& inode, struct stat& attr, int& to_set) {
+    if (r.chmod == ChangePolicy::Normal) {
+        attr.st_mode = r.chmod_filter.apply(attr.st_mode);
+        return 0;
+    }
+    if (r.chmod_allow_x) {
+        struct stat st {};
+        if (const int err = backing_stat(inode, st); err != 0) return err;
+        if (S_ISREG(st.st_mode)) {
+            const mode_t diff = (st.st_mode ^ attr.st_mode) & 07777;
+            if (r.chmod == ChangePolicy::Ignore) {
+                attr.st_mode = st.st_mode ^ (diff & 0111);
+                return 0;
+            }
+            return (diff & 07666) == 0 ? 0 : EPERM;
+        }
+    }
+    if (r.chmod == ChangePolicy::Deny) return EPERM;
+    to_set &= ~FUSE_SET_ATTR_MODE;
+    return 0;
+}
+
 }  // namespace
 
 int reshape_attr(const Fs& fs, fuse_req_t req, struct stat& st) {
@@ -32,10 +57,8 @@ int reshape_setattr(const Fs& fs, fuse_req_t req, const InodeRef& inode, struct 
     const bool root = ctx->uid == 0;
 
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
-        if (r.chmod == ChangePolicy::Deny) return EPERM;
-        if (r.chmod == ChangePolicy::Ignore) {
-            to_set &= ~FUSE_SET_ATTR_MODE;
-        } else if (!root && (attr.st_mode & kSetId) != 0) {
+        if (const int err = chmod_policy(r, inode, attr, to_set); err != 0) return err;
+        if ((to_set & FUSE_SET_ATTR_MODE) != 0 && !root && (attr.st_mode & kSetId) != 0) {
             // The kernel let an owner it was shown through; the daemon chmods as root. Only
             // the real owner of the backing file gets setuid/setgid bits on it.
             struct stat st {};

@@ -151,6 +151,9 @@ def act(mnt, top, user):
         out[f"mkdir {d}"] = res(os.mkdir, j(d, f"dir_{user}"), 0o777)
         out[f"symlink {d}"] = res(os.symlink, "target", j(d, f"sym_{user}"))
     out["chmod a_f"] = res(os.chmod, j("a_f"), 0o604)
+    out["then a_f"] = shown(j("a_f"))
+    out["chmod-x a_in"] = res(os.chmod, j("shared_d", "a_in"), 0o755)
+    out["then a_in"] = shown(j("shared_d", "a_in"))
     out["chmod-suid a_x"] = res(os.chmod, j("a_x"), 0o4755)
     out["then a_x"] = shown(j("a_x"))
     out["chmod-suid root_x"] = res(os.chmod, j("root_x"), 0o4755)
@@ -280,13 +283,20 @@ SCENARIOS = {
         **setid_kd("a_x", [B[0], GS, "0o100755"], ("c",)),
     }),
     "offset": (["--uid-offset=1000", "--gid-offset=1000"], offset_create_kd()),
-    "mirror": (["--mirror=" + a + ":" + b], chown_self_kd([A[0], A[1], "0o100604"], ("b", "c"))),
+    "mirror": (["--mirror=" + a + ":" + b], {
+        **chown_self_kd([A[0], A[1], "0o100604"], ("b", "c")),
+        # ...so root and c (not mirrored) still see a as the owner, where bindfs made it b.
+        **{f"{u}: then a_f": ([A[0], A[1], "0o100604"], "KD-RESHAPE-CHOWN-SELF") for u in ("c", "root")},
+    }),
     "mirror-only": (["--mirror-only=" + a], setid_kd("root_x", [A[0], 0, "0o100755"], ("a",))),
     "create-for": (["--create-for-user=" + b, "--create-for-group=" + gb, "--create-with-perms=0640,ug+X"], {}),
     "create-as-mounter": (["--create-as-mounter"], {}),
     "create-for-root": (["--create-for-user=0", "--create-for-group=0"], {}),
     "policies-1": (["--chown-ignore", "--chgrp-deny", "--chmod-ignore", "--delete-deny"], {}),
     "policies-2": (["--chown-deny", "--chgrp-ignore", "--chmod-deny", "--rename-deny", "--xattr-ro"], {}),
+    "chmod-filter": (["--chmod-filter=g-w,o=", "--chown-ignore"], {}),
+    "chmod-allow-x-ignore": (["--chmod-ignore", "--chmod-allow-x"], {}),
+    "chmod-allow-x-deny": (["--chmod-deny", "--chmod-allow-x", "-p", "a+r"], {}),
     "xattr-none": (["--xattr-none"], {}),
     # The fstab spelling: bindfs's -o words, ':' inside values.
     "o-form": (["-o", "force-group=" + gs + ",perms=0640:u+X:g+r,chmod-deny,delete-deny,map=" + b + "/" + a], {}),

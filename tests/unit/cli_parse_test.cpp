@@ -265,7 +265,9 @@ TEST(CliRegistry, EveryOptionWordParsesThroughDashO) {
         if (spec.kind == ValueKind::Text) {
             // Users, groups and offsets take numbers; the rest a value of their own syntax.
             const std::string_view n = spec.long_name;
-            word += n == "map" ? "=0/0" : (n == "perms" || n == "create-with-perms") ? "=0644" : "=0";
+            word += n == "map"                                                          ? "=0/0"
+                    : (n == "perms" || n == "create-with-perms" || n == "chmod-filter") ? "=0644"
+                                                                                        : "=0";
         }
         if (spec.kind == ValueKind::Choice) {
             // "a|b|c" lists the choices; LEVEL is the log level.
