@@ -32,8 +32,8 @@ void append_wrapped(std::string& out, std::string_view text, std::size_t column)
     out += '\n';
 }
 
-constexpr Group kGroups[] = {Group::General, Group::DataPath, Group::Cache,      Group::Threads,
-                             Group::Access,  Group::Logging,  Group::FuseOptions};
+constexpr Group kGroups[] = {Group::General, Group::DataPath, Group::Cache,   Group::Threads,
+                             Group::Access,  Group::Reshape,  Group::Logging, Group::FuseOptions};
 
 }  // namespace
 

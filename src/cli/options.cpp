@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "cli/reshape_options.hpp"
 #include "core/log.hpp"
 
 namespace splicefs::cli {
@@ -200,6 +202,8 @@ std::string_view group_title(Group group) noexcept {
             return "Logging";
         case Group::Access:
             return "Access";
+        case Group::Reshape:
+            return "Reshaping (bindfs's options and spellings)";
         case Group::FuseOptions:
             return "FUSE -o";
     }
@@ -227,12 +231,20 @@ std::string_view kind_name(ValueKind kind) noexcept {
 }
 
 std::span<const OptionSpec> registry() noexcept {
-    return kOptions;
+    // The reshaping options (reshape_options.cpp) go before the -o entry, which stays last.
+    static const std::vector<OptionSpec> all = [] {
+        std::vector<OptionSpec> specs(std::begin(kOptions), std::end(kOptions) - 1);
+        const auto reshape = reshape_options();
+        specs.insert(specs.end(), reshape.begin(), reshape.end());
+        specs.push_back(std::end(kOptions)[-1]);
+        return specs;
+    }();
+    return all;
 }
 
 const OptionSpec* find_option(std::string_view name) noexcept {
     const std::string key = normalize(name);
-    for (const auto& spec : kOptions) {
+    for (const auto& spec : registry()) {
         if (!spec.long_name.empty() && spec.long_name == key) return &spec;
     }
     return nullptr;

@@ -11,7 +11,7 @@
 
 namespace splicefs::cli {
 
-enum class Group { General, DataPath, Cache, Threads, Logging, Access, FuseOptions };
+enum class Group { General, DataPath, Cache, Threads, Logging, Access, Reshape, FuseOptions };
 [[nodiscard]] std::string_view group_title(Group group) noexcept;
 
 enum class ValueKind { Flag, Unsigned, Seconds, Choice, Path, Text, OptionList };

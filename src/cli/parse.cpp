@@ -12,6 +12,7 @@
 
 #include "cli/mount_options.hpp"
 #include "cli/options.hpp"
+#include "cli/reshape_options.hpp"
 
 namespace splicefs::cli {
 namespace {
@@ -127,6 +128,7 @@ ParseResult parse_command_line(std::span<const char* const> args) {
     config.backing = positional_path(positionals[0], "BACKING");
     config.mountpoint = positional_path(positionals[1], "MOUNTPOINT");
     check_conflicts(config);
+    finish_reshape(config);
     return result;
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/reshape.hpp"
+
 namespace splicefs {
 
 enum class CacheMode { Auto, Always, Never };
@@ -60,6 +62,9 @@ struct Config {
     bool nodiratime = false;
     // -o remount: change the live mount on `mountpoint` (ro/rw) instead of mounting.
     bool remount = false;
+
+    // Reshaping (bindfs's ownership, permission and policy options; core/reshape.hpp).
+    Reshape reshape;
 
     // Options passed through to libfuse's mount (-o words we do not interpret ourselves).
     std::vector<std::string> fuse_options;

@@ -1,5 +1,6 @@
 #include "fs/credentials.hpp"
 
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -29,6 +30,16 @@ bool raw_setfsgid(gid_t gid) {
     return static_cast<gid_t>(::syscall(SYS_setfsgid, static_cast<gid_t>(-1))) == gid;
 }
 
+// Capabilities are per thread too: raising CAP_DAC_OVERRIDE again after setfsuid() dropped it
+// (it stays permitted) changes only this worker; setfsuid(0) restores the rest on the way back.
+bool raise_dac_override() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> data{};
+    if (::syscall(SYS_capget, &header, data.data()) != 0) return false;
+    data[0].effective |= 1U << CAP_DAC_OVERRIDE;
+    return ::syscall(SYS_capset, &header, data.data()) == 0;
+}
+
 // The umask belongs to the fs_struct that threads share; a worker that unshares it once can
 // then set its own umask per request.
 bool thread_has_own_umask() {
@@ -37,14 +48,17 @@ bool thread_has_own_umask() {
 }
 }  // namespace
 
-CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask) : fs_(fs) {
+CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask, const Identity* as)
+    : fs_(fs) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     if (umask == Umask::Caller && fs.kernel_leaves_umask.load(std::memory_order_relaxed) &&
         thread_has_own_umask()) {
         ::umask(ctx->umask);
         umask_set_ = true;
     }
-    if (!fs.daemon_is_root || (ctx->uid == 0 && ctx->gid == 0)) return;
+    const uid_t uid = as != nullptr ? as->uid : ctx->uid;
+    const gid_t gid = as != nullptr ? as->gid : ctx->gid;
+    if (!fs.daemon_is_root || (uid == 0 && gid == 0)) return;
 
     // FUSE passes no supplementary groups; libfuse reads them from /proc/PID/status.
     std::array<gid_t, kMaxGroups> groups{};
@@ -52,8 +66,8 @@ CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask) 
     if (n < 0 || n > kMaxGroups) n = 0;  // caller gone or too many: primary group only
 
     switched_ = true;
-    if (raw_setgroups(static_cast<std::size_t>(n), groups.data()) != 0 || !raw_setfsgid(ctx->gid) ||
-        !raw_setfsuid(ctx->uid)) {
+    if (raw_setgroups(static_cast<std::size_t>(n), groups.data()) != 0 || !raw_setfsgid(gid) ||
+        !raw_setfsuid(uid) || (as != nullptr && as->override_dac && uid != 0 && !raise_dac_override())) {
         error_ = errno != 0 ? errno : EPERM;
     }
 }

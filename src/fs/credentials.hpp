@@ -15,11 +15,20 @@ class CallerCredentials {
 public:
     enum class Umask { Keep, Caller };
 
+    // Reshaping (fs/reshape.hpp): create as this owner and group instead of the caller's, with
+    // the caller's supplementary groups; override_dac lets the backing skip its permission
+    // checks, which the kernel already made against the attributes it was shown.
+    struct Identity {
+        uid_t uid;
+        gid_t gid;
+        bool override_dac;
+    };
+
     // Switches fsuid, fsgid and supplementary groups to the caller's when the daemon runs as
     // root and the caller is someone else. With Umask::Caller the worker thread also takes the
     // caller's umask, which the kernel leaves to us (FUSE_CAP_DONT_MASK) so that the backing
     // fs can apply a default ACL instead of the umask, as it would for the caller.
-    CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask = Umask::Keep);
+    CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask = Umask::Keep, const Identity* as = nullptr);
     ~CallerCredentials();
     CallerCredentials(const CallerCredentials&) = delete;
     CallerCredentials& operator=(const CallerCredentials&) = delete;

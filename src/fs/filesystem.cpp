@@ -46,6 +46,7 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, s
       daemon_is_root(::geteuid() == 0),
       daemon_groups(current_groups()),
       dev_null(open_dev_null()),
+      reshaping(cfg.reshape.active()),
       read_only_(cfg.read_only) {
     if (config.watches_backing()) {
         // A watched directory's fd stays open: a quarter of the budget at most.

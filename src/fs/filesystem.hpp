@@ -37,6 +37,8 @@ public:
     const bool daemon_is_root;
     const std::vector<gid_t> daemon_groups;  // restored after each credential switch
     const sys::UniqueFd dev_null;            // drains unconsumed WRITE payloads from a pipe
+    // Any reshaping option (config.reshape, fs/reshape.hpp): the one branch the ops test.
+    const bool reshaping;
 
     // Refuse every change with EROFS: --read-only at start, then whatever
     // `mount -o remount,ro|rw` last asked through the root's control xattr (ops_xattr.cpp).

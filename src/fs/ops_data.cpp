@@ -18,6 +18,7 @@
 #include "fs/ops.hpp"
 #include "fs/passthrough.hpp"
 #include "fs/passthrough_wire.hpp"
+#include "fs/reshape.hpp"
 #include "splicefs/copy.hpp"
 #include "splicefs/splice.hpp"
 
@@ -68,6 +69,31 @@ void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::U
     }
     fd.release();  // owned by the kernel's file until release()
     fs.stats.open_files.fetch_add(1, std::memory_order_relaxed);
+}
+
+// create() with reshaping: made as the owner the creation policy names (fs/reshape.hpp).
+int create_reshaped(Fs& fs, fuse_req_t req, const InodeRef& dir, const char* name, mode_t mode,
+                    const fuse_file_info* fi, sys::UniqueFd& fd) {
+    const auto creation = reshape_creation(fs, req, mode | S_IFREG);
+    if (creation.error != 0) return creation.error;
+    const int flags = backing_flags(fs, fi->flags) | O_NOFOLLOW;
+    int err = 0;
+    {
+        const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller, &creation.as);
+        if (creds.error() != 0) return creds.error();
+        // Always O_EXCL: with the backing's permission checks bypassed, only a file made here
+        // may be opened this way.
+        fd.reset(::openat(dir.fd(), name, flags | O_CREAT | O_EXCL, creation.mode & 07777));
+        err = fd ? 0 : errno;
+    }
+    if (err == EEXIST && (fi->flags & O_EXCL) == 0) {
+        // The name appeared meanwhile: open it as the caller, under the backing's own checks.
+        const CallerCredentials creds(fs, req);
+        if (creds.error() != 0) return creds.error();
+        fd.reset(::openat(dir.fd(), name, flags));
+        err = fd ? 0 : errno;
+    }
+    return err;
 }
 
 int handle_fd(const fuse_file_info* fi) {
@@ -137,7 +163,9 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     if (!dir) return dir.error();
     if (fs.read_only()) return EROFS;
     sys::UniqueFd fd;
-    {
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = create_reshaped(fs, req, dir, name, mode, fi, fd); err != 0) return err;
+    } else {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
         fd.reset(open_with_atime_policy(fs.config, false, [&](int extra) {
@@ -149,6 +177,9 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     }
     fuse_entry_param e{};
     if (const int err = entry_from_fd(fs, fd.get(), e); err != 0) return err;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = reshape_entry(fs, req, e); err != 0) return err;
+    }
     const auto inode = fs.inode(e.ino);
     if (!inode) return inode.error();
     set_open_reply(fs, fi, fi->flags);

@@ -15,6 +15,7 @@
 #include "fs/filesystem.hpp"
 #include "fs/handle_box.hpp"
 #include "fs/ops.hpp"
+#include "fs/reshape.hpp"
 
 namespace splicefs::fs::ops {
 
@@ -64,6 +65,8 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
             bool looked_up = false;
             if (!is_dot_or_dotdot(ent->d_name)) {
                 looked_up = lookup_listed(fs, *d.dir, ::dirfd(d.dp.get()), ent->d_name, ent->d_ino, e) == 0;
+                if (looked_up && fs.reshaping) [[unlikely]]
+                    looked_up = reshape_entry(fs, req, e) == 0;
             }
             if (!looked_up) {
                 // Still listed; the kernel links entries with node id 0 to nothing.

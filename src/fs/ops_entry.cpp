@@ -11,6 +11,7 @@
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/ops.hpp"
+#include "fs/reshape.hpp"
 
 namespace splicefs::fs::ops {
 
@@ -28,6 +29,9 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
         return 0;
     }
     if (err != 0) return err;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int rerr = reshape_entry(fs, req, e); rerr != 0) return rerr;
+    }
     fuse_reply_entry(req, &e);
     return 0;
 }
@@ -49,6 +53,9 @@ int getattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!inode) return inode.error();
     struct stat st {};
     if (const int err = stat_inode(inode, fi, st); err != 0) return err;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = reshape_attr(fs, req, st); err != 0) return err;
+    }
     fuse_reply_attr(req, &st, fs.timeouts(st, fs.change_generation()).attr);
     return 0;
 }
@@ -84,6 +91,9 @@ int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_se
     if (!inode) return inode.error();
     if (fs.read_only()) return EROFS;
     const int fd = fi != nullptr ? static_cast<int>(fi->fh) : -1;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = reshape_setattr(fs, req, inode, *attr, to_set); err != 0) return err;
+    }
 
     if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
         const int rc = fd >= 0 ? ::fchmod(fd, attr->st_mode)

@@ -85,7 +85,10 @@ void init(Fs& fs, fuse_conn_info* conn) {
     want(conn, FUSE_CAP_ASYNC_DIO, true);
     // POSIX ACLs: the kernel enforces access ACLs (with default_permissions) and leaves the
     // umask to us, so that a default ACL on the backing parent replaces it as it would natively.
-    const bool acl = c.default_permissions && (conn->capable & FUSE_CAP_POSIX_ACL) != 0 &&
+    // Not when reshaping shows other owners or modes (the ACLs name backing ids and bits), nor
+    // without extended attributes, which carry them.
+    const bool acl = c.default_permissions && !c.reshape.changes_attributes() &&
+                     c.reshape.xattr != XattrPolicy::None && (conn->capable & FUSE_CAP_POSIX_ACL) != 0 &&
                      (conn->capable & FUSE_CAP_DONT_MASK) != 0;
     want(conn, FUSE_CAP_POSIX_ACL, acl);
     want(conn, FUSE_CAP_DONT_MASK, acl);

@@ -11,40 +11,53 @@
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/ops.hpp"
+#include "fs/reshape.hpp"
 
 namespace splicefs::fs::ops {
 
 namespace {
-// Runs make(dirfd) as the caller, then answers with the new entry.
+// Runs make(dirfd, mode) as the caller (or as reshaping says), then answers with the new entry.
+// `mode` carries the type bits.
 template <typename Make>
-int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, Make make,
+int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, Make make,
                 CallerCredentials::Umask umask = CallerCredentials::Umask::Caller) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
     if (fs.read_only()) return EROFS;
     {
-        const CallerCredentials creds(fs, req, umask);
+        Creation creation{0, {}, mode};
+        if (fs.reshaping) [[unlikely]] {
+            creation = reshape_creation(fs, req, mode);
+            if (creation.error != 0) return creation.error;
+        }
+        const CallerCredentials creds(fs, req, umask, fs.reshaping ? &creation.as : nullptr);
         if (creds.error() != 0) return creds.error();
-        if (make(dir.fd()) != 0) return errno;
+        if (make(dir.fd(), creation.mode) != 0) return errno;
     }
     fuse_entry_param e{};
     if (const int err = lookup_entry(fs, dir, name, e); err != 0) return err;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = reshape_entry(fs, req, e); err != 0) return err;
+    }
     fuse_reply_entry(req, &e);
     return 0;
 }
 }  // namespace
 
 int mknod(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    return create_node(fs, req, parent, name, [&](int dirfd) { return ::mknodat(dirfd, name, mode, rdev); });
+    return create_node(fs, req, parent, name, mode,
+                       [&](int dirfd, mode_t m) { return ::mknodat(dirfd, name, m, rdev); });
 }
 
 int mkdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    return create_node(fs, req, parent, name, [&](int dirfd) { return ::mkdirat(dirfd, name, mode); });
+    return create_node(fs, req, parent, name, mode | S_IFDIR,
+                       [&](int dirfd, mode_t m) { return ::mkdirat(dirfd, name, m & 07777); });
 }
 
 int symlink(Fs& fs, fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
     return create_node(
-        fs, req, parent, name, [&](int dirfd) { return ::symlinkat(link, dirfd, name); },
+        fs, req, parent, name, S_IFLNK | 0777,
+        [&](int dirfd, mode_t) { return ::symlinkat(link, dirfd, name); },
         CallerCredentials::Umask::Keep);  // symlinks are always 0777
 }
 
@@ -59,6 +72,9 @@ int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const cha
         return errno;
     fuse_entry_param e{};
     if (const int err = lookup_entry(fs, dir, newname, e); err != 0) return err;
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = reshape_entry(fs, req, e); err != 0) return err;
+    }
     fuse_reply_entry(req, &e);
     return 0;
 }
@@ -67,6 +83,8 @@ int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
     if (fs.read_only()) return EROFS;
+    if (fs.reshaping && fs.config.reshape.delete_deny) [[unlikely]]
+        return EPERM;
     if (::unlinkat(dir.fd(), name, 0) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -76,6 +94,8 @@ int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     const auto dir = fs.inode(parent);
     if (!dir) return dir.error();
     if (fs.read_only()) return EROFS;
+    if (fs.reshaping && fs.config.reshape.delete_deny) [[unlikely]]
+        return EPERM;
     if (::unlinkat(dir.fd(), name, AT_REMOVEDIR) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
@@ -88,6 +108,8 @@ int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino
     if (!from) return from.error();
     if (!to) return to.error();
     if (fs.read_only()) return EROFS;
+    if (fs.reshaping && fs.config.reshape.rename_deny) [[unlikely]]
+        return EPERM;
     if (::renameat2(from.fd(), name, to.fd(), newname, flags) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;

@@ -40,6 +40,19 @@ int set_read_only_control(Fs& fs, fuse_req_t req, const char* value, std::size_t
     return 0;
 }
 
+// --xattr-none / --xattr-ro (bindfs's errnos).
+int xattr_policy(const Fs& fs, bool change) {
+    switch (fs.config.reshape.xattr) {
+        case XattrPolicy::None:
+            return EOPNOTSUPP;
+        case XattrPolicy::ReadOnly:
+            return change ? EACCES : 0;
+        case XattrPolicy::ReadWrite:
+            return 0;
+    }
+    return 0;
+}
+
 // Answers a size probe (size 0) with the length, otherwise the bytes or ERANGE.
 int reply_bytes(fuse_req_t req, const char* data, std::size_t len, std::size_t size) {
     if (size == 0) {
@@ -58,6 +71,9 @@ int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const cha
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
     if (is_read_only_control(ino, name)) return set_read_only_control(fs, req, value, size);
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = xattr_policy(fs, true); err != 0) return err;
+    }
     if (fs.read_only()) return EROFS;
     if (is_stats(ino, name)) return EPERM;
     if (::setxattr(proc_fd_path(inode.fd()).c_str(), name, value, size, flags) != 0) return errno;
@@ -68,6 +84,9 @@ int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const cha
 int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = xattr_policy(fs, false); err != 0) return err;
+    }
     if (is_stats(ino, name)) {
         // Derived when asked for, not kept up to date on every lookup and forget.
         const auto counts = fs.inodes.counts();
@@ -99,6 +118,9 @@ int getxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, std::size
 int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = xattr_policy(fs, false); err != 0) return err;
+    }
     const std::string path = proc_fd_path(inode.fd());
     std::vector<char> names;
     for (;;) {  // the list can grow between the size probe and the read
@@ -130,6 +152,9 @@ int listxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size) {
 int removexattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name) {
     const auto inode = fs.inode(ino);
     if (!inode) return inode.error();
+    if (fs.reshaping) [[unlikely]] {
+        if (const int err = xattr_policy(fs, true); err != 0) return err;
+    }
     if (fs.read_only()) return EROFS;
     if (is_stats(ino, name) || is_read_only_control(ino, name)) return EPERM;
     if (::removexattr(proc_fd_path(inode.fd()).c_str(), name) != 0) return errno;

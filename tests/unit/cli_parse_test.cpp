@@ -1,6 +1,7 @@
 // Command-line parsing into Config: positionals anywhere, -o lists, precedence, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -276,6 +277,13 @@ TEST(CliRegistry, EveryOptionWordParsesThroughDashO) {
         if (spec.kind == ValueKind::Unsigned) word += "=2";
         if (spec.kind == ValueKind::Seconds) word += "=1.5";
         if (spec.kind == ValueKind::Path) word += "=/tmp/x.log";
+        if (spec.kind == ValueKind::Text) {
+            // Users, groups and offsets take numbers; the rest a value of their own syntax.
+            const std::string_view n = spec.long_name;
+            word += n == "map"                                                          ? "=0/0"
+                    : (n == "perms" || n == "create-with-perms" || n == "chmod-filter") ? "=0644"
+                                                                                        : "=0";
+        }
         if (spec.kind == ValueKind::Choice) {
             // "a|b|c" lists the choices; LEVEL is the log level.
             const auto bar = spec.value_name.find('|');
@@ -285,6 +293,50 @@ TEST(CliRegistry, EveryOptionWordParsesThroughDashO) {
         const Config c = run_config({"/b", "/m", "-o", word.c_str()});
         EXPECT_TRUE(c.fuse_options.empty()) << word << " was passed to libfuse";
     }
+}
+
+TEST(CliReshape, BindfsSpellingsAndTheFstabForm) {
+    Config c =
+        run_config({"-u", "0", "-g", "0", "-p", "0644,a+X", "--chown-ignore", "--chmod-deny", "/b", "/m"});
+    EXPECT_EQ(c.reshape.force_uid, 0U);
+    EXPECT_EQ(c.reshape.force_gid, 0U);
+    EXPECT_EQ(c.reshape.chown, ChangePolicy::Ignore);
+    EXPECT_EQ(c.reshape.chmod, ChangePolicy::Deny);
+    EXPECT_EQ(c.reshape.perms.apply(S_IFREG | 0700) & 0777, 0755U);
+    // An fstab line: ':' separates inside values, ',' separates words.
+    c = run_config({"/b", "/m", "-o", "perms=0600:u+X,map=1/2:@3/@4,chgrp-deny,delete_deny,xattr-ro"});
+    EXPECT_EQ(c.reshape.perms.apply(S_IFDIR | 0777) & 0777, 0700U);
+    EXPECT_EQ(c.reshape.uid_map.forward(1), 2U);
+    EXPECT_EQ(c.reshape.gid_map.backward(4), 3U);
+    EXPECT_EQ(c.reshape.chgrp, ChangePolicy::Deny);
+    EXPECT_TRUE(c.reshape.delete_deny);
+    EXPECT_EQ(c.reshape.xattr, XattrPolicy::ReadOnly);
+    c = run_config({"--chown-policy=deny", "/b", "/m"});
+    EXPECT_EQ(c.reshape.chown, ChangePolicy::Deny);
+}
+
+TEST(CliReshape, MirrorTurnsAttributeCachingOff) {
+    const Config c = run_config({"--mirror=0:1", "/b", "/m"});
+    EXPECT_EQ(c.reshape.mirror_uids, (std::vector<uid_t>{0, 1}));
+    EXPECT_EQ(c.attr_timeout, 0.0);
+    EXPECT_FALSE(c.watches_backing());
+    EXPECT_THROW(parse({"--mirror=0", "--attr-timeout=5", "/b", "/m"}), UsageError);
+    // @group: its members, here root, whose primary group is 0 on every system.
+    const Config g = run_config({"-M", "@0", "/b", "/m"});
+    EXPECT_TRUE(g.reshape.mirror_only);
+    EXPECT_NE(std::find(g.reshape.mirror_uids.begin(), g.reshape.mirror_uids.end(), 0U),
+              g.reshape.mirror_uids.end());
+}
+
+TEST(CliReshape, RefusesWhatCannotWork) {
+    EXPECT_THROW(parse({"--perms=0644", "--no-default-permissions", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--map=1/2", "--uid-offset=5", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--perms=a+q", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--map=1/@2", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--map=1/2,1/3", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--force-user=no-such-user-xyz", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--chmod-policy=maybe", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"-u", "0", "--data-path=passthrough", "/b", "/m"}), UsageError);
 }
 
 }  // namespace
