@@ -25,7 +25,9 @@ namespace {
 // tiny parser for objects, strings and integers is all it takes; no JSON library needed.
 struct Json {
     bool is_object = false;
+    bool is_string = false;
     std::int64_t number = 0;
+    std::string text;               // a string value
     std::vector<std::string> keys;  // members, in document order
     std::vector<Json> values;
 
@@ -42,8 +44,14 @@ struct Json {
     }
     [[nodiscard]] std::int64_t num(std::string_view key) const {
         const Json& v = at(key);
-        if (v.is_object) throw std::invalid_argument("\"" + std::string(key) + "\" is not a number");
+        if (v.is_object || v.is_string)
+            throw std::invalid_argument("\"" + std::string(key) + "\" is not a number");
         return v.number;
+    }
+    [[nodiscard]] std::string str(std::string_view key) const {
+        const Json& v = at(key);
+        if (!v.is_string) throw std::invalid_argument("\"" + std::string(key) + "\" is not a string");
+        return v.text;
     }
 };
 
@@ -101,7 +109,14 @@ private:
         v.number = negative ? -static_cast<std::int64_t>(n) : static_cast<std::int64_t>(n);
         return v;
     }
-    Json value() { return peek('{') ? object() : number(); }
+    Json value() {
+        if (peek('{')) return object();
+        if (!peek('"')) return number();
+        Json v;
+        v.is_string = true;
+        v.text = string();
+        return v;
+    }
     Json object() {
         if (++depth_ > kMaxDepth) fail("nested too deeply");
         expect('{');
@@ -211,9 +226,20 @@ std::string format_stats_table(std::string_view json) {
         out += fmt::format("Kernel passthrough: {} opens, {} fell back to the splice path\n",
                            doc.num("passthrough_opens"), doc.num("passthrough_fallbacks"));
     }
+    if (const Json* backing = doc.find("backing"); backing != nullptr && backing->is_object) {
+        out += fmt::format("Backing filesystem {} ({}), watch {}: {}\n", backing->str("fs"),
+                           backing->num("local") != 0 ? "local" : "not local",
+                           doc.num("watched_dirs") >= 0 ? "on" : "off", backing->str("watch"));
+    }
     if (doc.find("watched_dirs") != nullptr && doc.num("watched_dirs") >= 0) {
         out += fmt::format("Backing watch: {} directories marked, {} outside changes pushed to the kernel\n",
                            doc.num("watched_dirs"), doc.num("outside_changes"));
+    }
+    if (doc.find("changed_opens") != nullptr) {
+        out += fmt::format(
+            "Opens that found the file changed (kernel cache dropped) {}, files copied because the "
+            "backing refused splice {}\n",
+            doc.num("changed_opens"), doc.num("splice_fallbacks"));
     }
 
     const Json& ops = doc.at("ops");

@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 
+#include "fs/backing_policy.hpp"
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
@@ -49,6 +50,7 @@ int getattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!inode) return inode.error();
     struct stat st {};
     if (const int err = stat_inode(inode, fi, st); err != 0) return err;
+    if (S_ISREG(st.st_mode)) inode->told.store(content_stamp(st), std::memory_order_release);
     fuse_reply_attr(req, &st, fs.timeouts(st, fs.change_generation()).attr);
     return 0;
 }
