@@ -101,6 +101,7 @@ BackingPolicy decide_backing_policy(const Config& config, int root_fd) {
         p.fs_type = known ? hex : "unknown";
     }
     p.local = known && is_local_fs_type(static_cast<std::int64_t>(sfs.f_type));
+    p.negative_entries = p.local;
 
     if (!config.watch_allowed()) {
         p.reason = config.watch == WatchMode::Off ? "--watch=off"
@@ -111,6 +112,7 @@ BackingPolicy decide_backing_policy(const Config& config, int root_fd) {
     }
     if (config.watch == WatchMode::On) {
         p.watch = true;
+        p.negative_entries = true;  // the user says every change is seen
         p.reason =
             p.local ? "local filesystem" : "forced by --watch=on on a filesystem not known to be local";
         return p;

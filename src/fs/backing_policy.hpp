@@ -25,7 +25,11 @@ struct BackingPolicy {
     std::string fs_type;  // "ext4", "xfs", "fuse.glusterfs", ... (mountinfo's name when known)
     bool local = false;   // on the list of filesystems whose changes all pass through this kernel
     bool watch = false;   // start the backing watch (it may still turn out unavailable)
-    std::string reason;   // why watch is what it is, for the log and `splicefs stats`
+    // Let the kernel cache "no such name" (negative entries). Not on a shared backing: a name
+    // another client creates would stay hidden for the entry timeout, where the backing's own
+    // client (GlusterFS: negative-timeout 0) shows it at once.
+    bool negative_entries = false;
+    std::string reason;  // why watch is what it is, for the log and `splicefs stats`
 };
 
 // Decides from the options and the backing root's statfs f_type (root_fd: any fd on it).

@@ -21,7 +21,7 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_entry_param e{};
     const auto since = fs.change_generation();
     const int err = lookup_entry(fs, dir, name, e);
-    if (err == ENOENT && fs.entry_timeout > 0) {
+    if (err == ENOENT && fs.entry_timeout > 0 && fs.policy.negative_entries) {
         // A negative entry lets the kernel cache "no such name" like any other entry.
         e = fuse_entry_param{};
         e.entry_timeout = fs.timeouts(e.attr, since).entry;
