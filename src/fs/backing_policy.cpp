@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -101,6 +103,9 @@ BackingPolicy decide_backing_policy(const Config& config, int root_fd) {
         p.fs_type = known ? hex : "unknown";
     }
     p.local = known && is_local_fs_type(static_cast<std::int64_t>(sfs.f_type));
+    const std::string root = proc_fd_path(root_fd);
+    p.posix_acls =
+        !(::getxattr(root.c_str(), "system.posix_acl_access", nullptr, 0) < 0 && errno == EOPNOTSUPP);
     p.negative_entries = p.local;
 
     if (!config.watch_allowed()) {

@@ -29,6 +29,10 @@ struct BackingPolicy {
     // another client creates would stay hidden for the entry timeout, where the backing's own
     // client (GlusterFS: negative-timeout 0) shows it at once.
     bool negative_entries = false;
+    // The backing stores POSIX ACLs. If not (a GlusterFS client mounted without -o acl), the
+    // kernel must not be told to enforce them: it would ask for system.posix_acl_access in
+    // its permission checks, get EOPNOTSUPP and fail other users' opens with it.
+    bool posix_acls = true;
     std::string reason;  // why watch is what it is, for the log and `splicefs stats`
 };
 

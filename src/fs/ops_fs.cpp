@@ -85,8 +85,8 @@ void init(Fs& fs, fuse_conn_info* conn) {
     want(conn, FUSE_CAP_ASYNC_DIO, true);
     // POSIX ACLs: the kernel enforces access ACLs (with default_permissions) and leaves the
     // umask to us, so that a default ACL on the backing parent replaces it as it would natively.
-    const bool acl = c.default_permissions && (conn->capable & FUSE_CAP_POSIX_ACL) != 0 &&
-                     (conn->capable & FUSE_CAP_DONT_MASK) != 0;
+    const bool acl = c.default_permissions && fs.policy.posix_acls &&
+                     (conn->capable & FUSE_CAP_POSIX_ACL) != 0 && (conn->capable & FUSE_CAP_DONT_MASK) != 0;
     want(conn, FUSE_CAP_POSIX_ACL, acl);
     want(conn, FUSE_CAP_DONT_MASK, acl);
     fs.kernel_leaves_umask.store((conn->want & FUSE_CAP_DONT_MASK) != 0);
