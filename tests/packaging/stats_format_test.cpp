@@ -38,6 +38,23 @@ TEST(StatsFormat, TableFromLiveStatsObject) {
     EXPECT_EQ(table.find("  write "), std::string::npos) << "ops without calls are not listed";
 }
 
+TEST(StatsFormat, BackingDecisionAndFreshnessCounters) {
+    Stats stats;
+    stats.backing_fs = "fuse.glusterfs";
+    stats.backing_local = false;
+    stats.watch_reason = "not a local filesystem";
+    stats.changed_opens = 3;
+    stats.splice_fallbacks = 1;
+    const std::string table = format_stats_table(stats.to_json());
+    EXPECT_NE(
+        table.find("Backing filesystem fuse.glusterfs (not local), watch off: not a local filesystem\n"),
+        std::string::npos)
+        << table;
+    EXPECT_NE(table.find("(kernel cache dropped) 3, files copied because the backing refused splice 1"),
+              std::string::npos)
+        << table;
+}
+
 TEST(StatsFormat, NoTrafficShowsDashes) {
     const std::string table = format_stats_table(Stats{}.to_json());
     EXPECT_NE(table.find("0.0 MiB         -\n"), std::string::npos) << table;
