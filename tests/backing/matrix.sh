@@ -49,8 +49,10 @@ declare -A POSIX_SKIP=(
     # bindfs keeps its own attribute cache: after a link or rename through splicefs, the
     # other name's nlink and shared attributes are stale until bindfs's timeout; and ACLs
     # are not enforced the same way FUSE over FUSE. With --cache=never one listing in
-    # names_name_lengths answered ENOENT (not yet understood; the other variants pass).
-    [bindfs]='*names_name_lengths__*cachenever:*xattr_trusted_and_security__*:*rename_file_over_file__*:*links_counts_and_identity__*:*links_unlink_while_open__*:*links_shared_metadata__*:*xattr_posix_acl_access__*'
+    # names_name_lengths answered ENOENT (not yet understood; the other variants pass). And
+    # once in several runs, a chmod through the fd of a file created after a rename over an
+    # open file answered ENOENT: bindfs (path-based, high-level libfuse) lost the node's path.
+    [bindfs]='*rename_over_open_file__*:*names_name_lengths__*cachenever:*xattr_trusted_and_security__*:*rename_file_over_file__*:*links_counts_and_identity__*:*links_unlink_while_open__*:*links_shared_metadata__*:*xattr_posix_acl_access__*'
     # GlusterFS checks permissions again at each read and write with the caller's uid (an
     # open handle loses access when the mode changes), refuses other users' writes to
     # set-id files (EPERM), and fails close() after unaligned O_DIRECT writes; through the
