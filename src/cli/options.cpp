@@ -37,6 +37,13 @@ double parse_seconds(std::string_view value) {
     return secs;
 }
 
+WatchMode parse_watch(std::string_view value) {
+    if (value == "auto") return WatchMode::Auto;
+    if (value == "on") return WatchMode::On;
+    if (value == "off") return WatchMode::Off;
+    throw std::invalid_argument("'" + std::string(value) + "' is not one of auto, on, off");
+}
+
 CacheMode parse_cache(std::string_view value) {
     if (value == "auto") return CacheMode::Auto;
     if (value == "always") return CacheMode::Always;
@@ -133,10 +140,14 @@ constexpr OptionSpec kOptions[] = {
     {"entry-timeout", '\0', K::Seconds, "SECS", "by --cache: 1 (10 watched), 86400, 0", G::Cache,
      "how long the kernel may cache names (lookups; turns the watch off)",
      [](Config& c, std::string_view v) { c.entry_timeout = parse_seconds(v); }, true},
+    {"watch", '\0', K::Choice, "auto|on|off", "auto", G::Cache,
+     "watch the backing tree for outside changes (fanotify, --cache=auto): auto does so on local "
+     "filesystems (ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ...) and not on network, cluster or FUSE "
+     "backings, whose other clients' changes no watch sees; on/off force it",
+     [](Config& c, std::string_view v) { c.watch = parse_watch(v); }, true},
     {"no-watch", '\0', K::Flag, "", "watch with --cache=auto", G::Cache,
-     "do not watch the backing tree for outside changes (fanotify); --cache=auto then keeps names "
-     "and attributes for 1s",
-     [](Config& c, std::string_view) { c.watch_backing = false; }, true},
+     "same as --watch=off: --cache=auto then keeps names and attributes for 1s",
+     [](Config& c, std::string_view) { c.watch = WatchMode::Off; }, true},
     {"writeback-cache", '\0', K::Flag, "", "off", G::Cache,
      "let the kernel batch writes (fast small writes; only safe when the backing tree is "
      "changed through this mount alone)",

@@ -116,9 +116,20 @@ std::string format_stats_table(std::string_view json) {
         out += fmt::format("Kernel passthrough: {} opens, {} fell back to the splice path\n",
                            doc.num("passthrough_opens"), doc.num("passthrough_fallbacks"));
     }
+    if (const StatsJson* backing = doc.find("backing"); backing != nullptr && backing->is_object) {
+        out += fmt::format("Backing filesystem {} ({}), watch {}: {}\n", backing->str("fs"),
+                           backing->num("local") != 0 ? "local" : "not local",
+                           doc.num("watched_dirs") >= 0 ? "on" : "off", backing->str("watch"));
+    }
     if (doc.find("watched_dirs") != nullptr && doc.num("watched_dirs") >= 0) {
         out += fmt::format("Backing watch: {} directories marked, {} outside changes pushed to the kernel\n",
                            doc.num("watched_dirs"), doc.num("outside_changes"));
+    }
+    if (doc.find("changed_opens") != nullptr) {
+        out += fmt::format(
+            "Opens that found the file changed (kernel cache dropped) {}, files copied because the "
+            "backing refused splice {}\n",
+            doc.num("changed_opens"), doc.num("splice_fallbacks"));
     }
 
     const StatsJson& ops = doc.at("ops");

@@ -59,7 +59,14 @@ private:
         v.number = negative ? -static_cast<std::int64_t>(n) : static_cast<std::int64_t>(n);
         return v;
     }
-    StatsJson value() { return peek('{') ? object() : number(); }
+    StatsJson value() {
+        if (peek('{')) return object();
+        if (!peek('"')) return number();
+        StatsJson v;
+        v.is_string = true;
+        v.text = string();
+        return v;
+    }
     StatsJson object() {
         if (++depth_ > kMaxDepth) fail("nested too deeply");
         expect('{');
@@ -100,8 +107,15 @@ const StatsJson& StatsJson::at(std::string_view key) const {
 
 std::int64_t StatsJson::num(std::string_view key) const {
     const StatsJson& v = at(key);
-    if (v.is_object) throw std::invalid_argument("\"" + std::string(key) + "\" is not a number");
+    if (v.is_object || v.is_string)
+        throw std::invalid_argument("\"" + std::string(key) + "\" is not a number");
     return v.number;
+}
+
+std::string StatsJson::str(std::string_view key) const {
+    const StatsJson& v = at(key);
+    if (!v.is_string) throw std::invalid_argument("\"" + std::string(key) + "\" is not a string");
+    return v.text;
 }
 
 StatsJson parse_stats_json(std::string_view text) {

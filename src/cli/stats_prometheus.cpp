@@ -109,6 +109,10 @@ constexpr std::array kScalars = {
            "Directories the backing watch marks (absent when the watch is off)."},
     Scalar{"splicefs_outside_changes_total", "counter", "outside_changes",
            "Changes made outside the mount that were pushed to the kernel."},
+    Scalar{"splicefs_changed_opens_total", "counter", "changed_opens",
+           "Opens that found the backing file changed since the kernel last saw it (cache dropped)."},
+    Scalar{"splicefs_splice_fallbacks_total", "counter", "splice_fallbacks",
+           "Files whose writes are copied because the backing refused splice."},
 };
 
 void transfers(Exposition& e, const std::vector<Mount>& mounts) {

@@ -13,6 +13,8 @@ namespace splicefs {
 enum class CacheMode { Auto, Always, Never };
 enum class AtimeMode { Relatime, Noatime, Strictatime };
 enum class DirectIo { Auto, On, Off };
+// Whether to watch the backing tree (fs/backing_policy.hpp decides `Auto` by filesystem type).
+enum class WatchMode { Auto, On, Off };
 
 struct Config {
     std::filesystem::path backing;     // canonical, absolute
@@ -43,8 +45,9 @@ struct Config {
     std::optional<double> entry_timeout;  // seconds; default depends on cache mode
     bool writeback_cache = false;
     // --cache=auto: push outside changes of the backing tree to the kernel (fs/backing_watch.hpp)
-    // and let it cache names and attributes longer.
-    bool watch_backing = true;
+    // and let it cache names and attributes longer. Auto: only on local filesystems whose
+    // changes all pass through this kernel (fs/backing_policy.hpp).
+    WatchMode watch = WatchMode::Auto;
 
     // Access.
     bool default_permissions = true;
@@ -79,10 +82,12 @@ struct Config {
         return direct_io == DirectIo::Auto && cache == CacheMode::Never && !writeback_cache && !passthrough;
     }
 
-    // Explicit timeouts are honoured as given; writeback caching and kernel passthrough change
-    // backing files from the clients' own processes, which the watch would take for outsiders.
-    [[nodiscard]] bool watches_backing() const {
-        return watch_backing && cache == CacheMode::Auto && !attr_timeout && !entry_timeout &&
+    // Whether the options leave room for the backing watch (the backing filesystem decides the
+    // rest): explicit timeouts are honoured as given; writeback caching and kernel passthrough
+    // change backing files from the clients' own processes, which the watch would take for
+    // outsiders.
+    [[nodiscard]] bool watch_allowed() const {
+        return watch != WatchMode::Off && cache == CacheMode::Auto && !attr_timeout && !entry_timeout &&
                !writeback_cache && !passthrough;
     }
     [[nodiscard]] double effective_attr_timeout() const {

@@ -98,6 +98,12 @@ public:
     std::atomic<std::uint64_t> passthrough_fallbacks{0};  // opens that could not be (splice path)
     std::atomic<std::int64_t> watched_dirs{-1};           // directories the backing watch marks; -1: off
     std::atomic<std::uint64_t> outside_changes{0};        // invalidations pushed for outside changes
+    std::atomic<std::uint64_t> changed_opens{0};          // opens that found the file changed: cache dropped
+    std::atomic<std::uint64_t> splice_fallbacks{0};       // files whose backing refused splice: copied
+    // The backing filesystem and the watch decision (fs/backing_policy.hpp); set before serving.
+    std::string backing_fs;
+    bool backing_local = false;
+    std::string watch_reason;
 
     OpCounters& op(Op o) noexcept { return ops[static_cast<std::size_t>(o)]; }
     [[nodiscard]] const OpCounters& op(Op o) const noexcept { return ops[static_cast<std::size_t>(o)]; }

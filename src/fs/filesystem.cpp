@@ -47,13 +47,19 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, s
       daemon_groups(current_groups()),
       dev_null(open_dev_null()),
       reshaping(cfg.reshape.active()),
+      policy(decide_backing_policy(cfg, inodes.find(InodeTable::kRootId).fd())),
       read_only_(cfg.read_only) {
-    if (config.watches_backing()) {
+    if (policy.watch) {
         // A watched directory's fd stays open: a quarter of the budget at most.
         watch = BackingWatch::create(inodes, stats,
                                      fd_budget == InodeTable::kUnlimited ? fd_budget : fd_budget / 4);
         if (watch) watch->watch(InodeTable::kRootId);
+    } else if (config.watch_allowed()) {
+        spdlog::info("backing watch off on {}: {}", policy.fs_type, policy.reason);
     }
+    stats.backing_fs = policy.fs_type;
+    stats.backing_local = policy.local;
+    stats.watch_reason = watch || !policy.watch ? policy.reason : "unavailable here (see the log)";
 }
 
 Fs::Timeouts Fs::timeouts(const struct stat& st, std::uint64_t since) const noexcept {
@@ -106,6 +112,7 @@ Stats& stats_of(Fs& fs) noexcept {
 }
 
 void attach_session(fuse_session* se, Fs& fs) {
+    fs.session = se;
     install_wire_hooks(se, fs);
 }
 

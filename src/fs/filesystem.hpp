@@ -13,6 +13,7 @@
 
 #include "core/config.hpp"
 #include "core/stats.hpp"
+#include "fs/backing_policy.hpp"
 #include "fs/backing_watch.hpp"
 #include "fs/fs.hpp"
 #include "fs/inode_table.hpp"
@@ -65,8 +66,12 @@ public:
                (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_acquire));
     }
 
+    // What the backing filesystem allows (backing_policy.hpp), decided at mount.
+    const BackingPolicy policy;
     // Outside changes pushed to the kernel (backing_watch.hpp); null when off.
     std::unique_ptr<BackingWatch> watch;
+    // The live session, for invalidations sent while serving (set before the loop starts).
+    fuse_session* session = nullptr;
 
     // Timeouts for one reply about the object st. `since` is change_generation() read before
     // the backing tree was looked at: a name that changed meanwhile gets the short ones.

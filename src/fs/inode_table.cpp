@@ -1,5 +1,7 @@
 #include "fs/inode_table.hpp"
 
+#include "fs/backing_policy.hpp"
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -13,11 +15,17 @@ file_handle* as_file_handle(FileHandle& bytes) noexcept {
 }
 
 // The inode a new table entry stands for.
+// Every remember*() hands st on to the kernel (entry replies): the attributes it was told.
+void note_told(Inode& inode, const struct stat& st) noexcept {
+    if (S_ISREG(st.st_mode)) inode.told.store(content_stamp(st), std::memory_order_release);
+}
+
 std::shared_ptr<Inode> new_inode(const struct stat& st) {
     auto inode = std::make_shared<Inode>();
     inode->dev = st.st_dev;
     inode->ino = st.st_ino;
     inode->type = st.st_mode & S_IFMT;
+    note_told(*inode, st);
     return inode;
 }
 }  // namespace
@@ -128,11 +136,13 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
         auto& entry = by_id_.at(id);
         if (entry.fd) {
             ++entry.nlookup;
+            note_told(*entry.inode, st);
             return id;
         }
         if (entry.handle == handle) {  // the same file, evicted: it gets our fd
             entry.fd = path_fd;
             ++entry.nlookup;
+            note_told(*entry.inode, st);
             opened_locked(id, entry, closed);
             return id;
         }
@@ -158,6 +168,7 @@ std::uint64_t InodeTable::remember_handle(FileHandle handle, const struct stat& 
         // An open fd pins the inode, so its number still names it; else the handles tell.
         if (entry.fd || entry.handle == handle) {
             ++entry.nlookup;
+            note_told(*entry.inode, st);
             return it->second;
         }
         by_key_.erase(it);  // the number was reused, as in remember()
@@ -181,6 +192,7 @@ std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
     auto& entry = by_id_.at(it->second);
     if (!entry.fd) return std::nullopt;
     ++entry.nlookup;
+    note_told(*entry.inode, st);
     return it->second;
 }
 

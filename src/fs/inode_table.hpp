@@ -43,6 +43,11 @@ struct Inode {
     // A directory whose changes the backing watch reports (backing_watch.hpp); its fd is
     // pinned meanwhile, since the mark is removed through it at forget.
     std::atomic<bool> watched{false};
+    // Regular files: content_stamp() (backing_policy.hpp) of the attributes the kernel was last
+    // told, 0 when none yet. An OPEN that finds the file changed drops the kernel's cache.
+    std::atomic<std::uint64_t> told{0};
+    // The backing refused to splice WRITE data into this file: later opens copy (ops_data.cpp).
+    std::atomic<bool> splice_refused{false};
 };
 
 // A struct file_handle, header included; empty when the file has none.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fs/atime.hpp"
+#include "fs/backing_policy.hpp"
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
@@ -28,6 +29,7 @@ namespace {
 constexpr std::size_t kPage = 4096;
 // libfuse copies replies smaller than two pages instead of splicing them.
 constexpr std::size_t kMinSpliceReply = 2 * kPage;
+constexpr std::uint64_t kCopyWrites = std::uint64_t{1} << 32;  // in fuse_file_info::fh
 
 // Flags for the backing open: what the kernel asked, adjusted to what the mount can honour.
 int backing_flags(const Fs& fs, int flags) {
@@ -57,7 +59,9 @@ void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
 // the fd if the kernel did not take the handle.
 void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::UniqueFd fd,
                 const fuse_entry_param* e) {
-    fi->fh = static_cast<std::uint64_t>(fd.get());
+    // Above the fd: this handle's writes are copied (a file whose backing refused splice).
+    fi->fh = static_cast<std::uint64_t>(fd.get()) |
+             (inode.splice_refused.load(std::memory_order_relaxed) ? kCopyWrites : 0);
     const bool passthrough =
         passthrough_prepare(fs, inode, fd.get(), e != nullptr ? wire::kOpCreate : wire::kOpOpen);
     const int rc = e != nullptr ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
@@ -97,7 +101,17 @@ int create_reshaped(Fs& fs, fuse_req_t req, const InodeRef& dir, const char* nam
 }
 
 int handle_fd(const fuse_file_info* fi) {
-    return static_cast<int>(fi->fh);
+    return static_cast<int>(fi->fh & 0xffffffffU);
+}
+
+// A forced splice into the backing file was refused (EINVAL): the first time for this file,
+// counted, and its later opens copy their writes without trying (reply_open).
+void splice_refused(Fs& fs, fuse_ino_t ino, const fuse_file_info* fi) {
+    // O_APPEND handles are refused by splice whatever the file: not the backing's doing.
+    if ((::fcntl(handle_fd(fi), F_GETFL) & O_APPEND) != 0) return;
+    const auto inode = fs.inodes.find_inode(ino);
+    if (inode && !inode->splice_refused.exchange(true, std::memory_order_relaxed))
+        fs.stats.splice_fallbacks.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool caller_in_group(fuse_req_t req, gid_t gid) {
@@ -154,6 +168,7 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     })};
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
+    fi->keep_cache = open_keeps_cache(fs, ino, *inode, fd.get()) ? 1 : 0;  // close-to-open
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
     return 0;
 }
@@ -212,7 +227,7 @@ int read(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, std::size_t size, off_t off
     return 0;
 }
 
-int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
     const std::size_t size = fuse_buf_size(in);
     const bool from_pipe = (in->buf[0].flags & FUSE_BUF_IS_FD) != 0;
     const int pipe_fd = from_pipe ? in->buf[0].fd : -1;
@@ -229,7 +244,10 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t
     std::size_t done = 0;
     ssize_t rc = 0;
     bool spliced = false;
-    if (from_pipe) {
+    if (from_pipe && (fi->fh & kCopyWrites) != 0) {
+        rc = fuse_buf_copy(&out, in, FUSE_BUF_NO_SPLICE);
+        if (rc > 0) done = static_cast<std::size_t>(rc);
+    } else if (from_pipe) {
         // Force splice so a refusal (EINVAL: O_APPEND target, odd backing fs) is visible and
         // the bytes are counted as copied when we fall back.
         int flags = FUSE_BUF_FORCE_SPLICE;
@@ -239,6 +257,7 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_bufvec* in, off_t
             done = static_cast<std::size_t>(rc);
             spliced = true;
         }
+        if (rc == -EINVAL) splice_refused(fs, ino, fi);
         if (rc == -EINVAL || (rc >= 0 && done < size)) {
             rc = fuse_buf_copy(&out, in, FUSE_BUF_NO_SPLICE);
             if (rc > 0) done += static_cast<std::size_t>(rc);
@@ -266,7 +285,10 @@ int flush(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (const auto inode = fs.inodes.find_inode(ino)) passthrough_release(fs, *inode);
+    if (const auto inode = fs.inodes.find_inode(ino)) {
+        passthrough_release(fs, *inode);
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) note_written(*inode, handle_fd(fi));
+    }
     sys::UniqueFd owned{handle_fd(fi)};
     owned.reset();
     fs.stats.open_files.fetch_sub(1, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 
+#include "fs/backing_policy.hpp"
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
@@ -21,7 +22,7 @@ int lookup(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     fuse_entry_param e{};
     const auto since = fs.change_generation();
     const int err = lookup_entry(fs, dir, name, e);
-    if (err == ENOENT && fs.entry_timeout > 0) {
+    if (err == ENOENT && fs.entry_timeout > 0 && fs.policy.negative_entries) {
         // A negative entry lets the kernel cache "no such name" like any other entry.
         e = fuse_entry_param{};
         e.entry_timeout = fs.timeouts(e.attr, since).entry;
@@ -53,6 +54,7 @@ int getattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!inode) return inode.error();
     struct stat st {};
     if (const int err = stat_inode(inode, fi, st); err != 0) return err;
+    if (S_ISREG(st.st_mode)) inode->told.store(content_stamp(st), std::memory_order_release);
     if (fs.reshaping) [[unlikely]] {
         if (const int err = reshape_attr(fs, req, st); err != 0) return err;
     }

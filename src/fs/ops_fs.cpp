@@ -86,8 +86,8 @@ void init(Fs& fs, fuse_conn_info* conn) {
     // POSIX ACLs: the kernel enforces access ACLs (with default_permissions) and leaves the
     // umask to us, so that a default ACL on the backing parent replaces it as it would natively.
     // Not when reshaping shows other owners or modes (the ACLs name backing ids and bits), nor
-    // without extended attributes, which carry them.
-    const bool acl = c.default_permissions && !c.reshape.changes_attributes() &&
+    // without extended attributes, which carry them, nor when the backing stores none.
+    const bool acl = c.default_permissions && fs.policy.posix_acls && !c.reshape.changes_attributes() &&
                      c.reshape.xattr != XattrPolicy::None && (conn->capable & FUSE_CAP_POSIX_ACL) != 0 &&
                      (conn->capable & FUSE_CAP_DONT_MASK) != 0;
     want(conn, FUSE_CAP_POSIX_ACL, acl);

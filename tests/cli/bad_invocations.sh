@@ -28,6 +28,8 @@ CASES=(
     "1|--attr-timeout 1s '$B' '$M'"
     "1|--entry-timeout nan '$B' '$M'"
     "1|--cache=sometimes '$B' '$M'"
+    "1|--watch=sometimes '$B' '$M'"
+    "1|'$B' '$M' -o watch=yes"
     "1|--log-level=loud '$B' '$M'"
     "1|--log-file= '$B' '$M'"
     "1|--foreground=1 '$B' '$M'"

@@ -233,8 +233,8 @@ bool is_splicefs_mounted(const fs::path& mountpoint) {
     return false;
 }
 
-TempDir::TempDir(std::string_view prefix) {
-    std::string templ = "/tmp/" + std::string(prefix) + "XXXXXX";
+TempDir::TempDir(std::string_view prefix, const fs::path& parent) {
+    std::string templ = (parent / (std::string(prefix) + "XXXXXX")).string();
     if (mkdtemp(templ.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
     path_ = templ;
     created_roots().push_back(path_);
@@ -249,6 +249,13 @@ TempDir::~TempDir() {
 
 Mount::Mount(std::vector<std::string> extra_args) : root_("splicefs-mt."), args_(std::move(extra_args)) {
     backing_ = root_.path() / "backing";
+    if (const char* dir = std::getenv("SPLICEFS_TEST_BACKING_DIR"); dir != nullptr && *dir != '\0') {
+        backing_root_.emplace("splicefs-bk.", dir);
+        fs::permissions(backing_root_->path(), fs::perms::owner_all | fs::perms::group_read |
+                                                   fs::perms::group_exec | fs::perms::others_read |
+                                                   fs::perms::others_exec);
+        backing_ = backing_root_->path() / "backing";
+    }
     mnt_ = root_.path() / "mnt";
     log_file_ = root_.path() / "splicefs.log";
     out_file_ = root_.path() / "daemon.out";

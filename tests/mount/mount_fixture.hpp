@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 // A directory made by mkdtemp under /tmp; removed recursively on destruction.
 class TempDir {
 public:
-    explicit TempDir(std::string_view prefix);
+    explicit TempDir(std::string_view prefix, const fs::path& parent = "/tmp");
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
@@ -94,6 +94,9 @@ private:
     void start();
 
     TempDir root_;
+    // SPLICEFS_TEST_BACKING_DIR: the backing dir is made there (another filesystem; the
+    // backing matrix) instead of inside root_.
+    std::optional<TempDir> backing_root_;
     fs::path backing_;
     fs::path mnt_;
     fs::path log_file_;

@@ -42,6 +42,23 @@ TEST(StatsFormat, TableFromLiveStatsObject) {
     EXPECT_EQ(table.find("  write "), std::string::npos) << "ops without calls are not listed";
 }
 
+TEST(StatsFormat, BackingDecisionAndFreshnessCounters) {
+    Stats stats;
+    stats.backing_fs = "fuse.glusterfs";
+    stats.backing_local = false;
+    stats.watch_reason = "not a local filesystem";
+    stats.changed_opens = 3;
+    stats.splice_fallbacks = 1;
+    const std::string table = format_stats_table(stats.to_json());
+    EXPECT_NE(
+        table.find("Backing filesystem fuse.glusterfs (not local), watch off: not a local filesystem\n"),
+        std::string::npos)
+        << table;
+    EXPECT_NE(table.find("(kernel cache dropped) 3, files copied because the backing refused splice 1"),
+              std::string::npos)
+        << table;
+}
+
 TEST(StatsFormat, NoTrafficShowsDashes) {
     const std::string table = format_stats_table(Stats{}.to_json());
     EXPECT_NE(table.find("0.0 MiB         -\n"), std::string::npos) << table;
@@ -98,7 +115,7 @@ TEST(StatsPrometheus, HistogramIsCumulativeWithSumAndCount) {
     EXPECT_EQ(text.find("splicefs_watched_dirs{"), std::string::npos) << "the watch is off (-1)";
     std::size_t families = 0;
     for (std::size_t at = 0; (at = text.find("# TYPE ", at)) != std::string::npos; ++at) ++families;
-    EXPECT_EQ(families, 15U) << "each family once, for all mounts";
+    EXPECT_EQ(families, 17U) << "each family once, for all mounts";
 }
 
 TEST(StatsPrometheus, RejectsWhatIsNotCounters) {

@@ -37,7 +37,8 @@ want = {"splicefs_up": "gauge", "splicefs_transfer_bytes": "counter", "splicefs_
         "splicefs_open_files": "gauge", "splicefs_open_dirs": "gauge", "splicefs_known_inodes": "gauge",
         "splicefs_inode_fds": "gauge", "splicefs_inode_reopens": "counter", "splicefs_passthrough_opens": "counter",
         "splicefs_passthrough_fallbacks": "counter", "splicefs_watched_dirs": "gauge",
-        "splicefs_outside_changes": "counter", "splicefs_operations": "counter",
+        "splicefs_outside_changes": "counter", "splicefs_changed_opens": "counter",
+        "splicefs_splice_fallbacks": "counter", "splicefs_operations": "counter",
         "splicefs_operation_errors": "counter", "splicefs_operation_duration_seconds": "histogram"}
 problems = []
 got = {name: f.type for name, f in fams.items()}

@@ -25,7 +25,16 @@ std::string clip(const std::string& s, std::size_t n = 400) {
 
 }  // namespace
 
-Pair::Pair(const FsVariant& variant) : dir_("/tmp/posix-"), start_(::time(nullptr)) {
+namespace {
+// POSIX_ROOT puts both sides on another filesystem (the backing matrix): the native side
+// then shows what that filesystem itself does.
+std::string pair_prefix() {
+    const char* root = std::getenv("POSIX_ROOT");
+    return std::string(root != nullptr && *root != '\0' ? root : "/tmp") + "/posix-";
+}
+}  // namespace
+
+Pair::Pair(const FsVariant& variant) : dir_(pair_prefix()), start_(::time(nullptr)) {
     ::chmod(dir_.path().c_str(), 0755);
     native_ = dir_.path() + "/native";
     backing_ = dir_.path() + "/backing";

@@ -319,7 +319,7 @@ TEST(CliReshape, MirrorTurnsAttributeCachingOff) {
     const Config c = run_config({"--mirror=0:1", "/b", "/m"});
     EXPECT_EQ(c.reshape.mirror_uids, (std::vector<uid_t>{0, 1}));
     EXPECT_EQ(c.attr_timeout, 0.0);
-    EXPECT_FALSE(c.watches_backing());
+    EXPECT_FALSE(c.watch_allowed());
     EXPECT_THROW(parse({"--mirror=0", "--attr-timeout=5", "/b", "/m"}), UsageError);
     // @group: its members, here root, whose primary group is 0 on every system.
     const Config g = run_config({"-M", "@0", "/b", "/m"});
