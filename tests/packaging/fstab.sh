@@ -3,24 +3,15 @@
 # (mount --fstab) with type fuse.splicefs and the fstab-only words nofail, _netdev, noauto and
 # x-systemd.*; mount MOUNTPOINT, mount -a (which must skip noauto), data through the mount,
 # umount.
-# mount.fuse3 runs "splicefs" through /bin/sh, and mount(8) drops PATH from the helper's
-# environment, so sh searches its default path (/usr/local/sbin first). The test therefore runs
-# in a private mount namespace where a temp dir holding a link to the built binary is bound
-# over /usr/local/sbin: nothing is installed and nobody else sees it.
+# Runs in a private mount namespace with the built binary where mount.fuse3 finds it
+# (mount_helper_env.sh).
 # Usage: fstab.sh SPLICEFS
 BIN=$1
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for mount(8)"; exit 77; }
-[ -x /sbin/mount.fuse3 ] || { echo "SKIP: no mount.fuse3"; exit 77; }
-if [ -z "${SPLICEFS_PKG_NS-}" ]; then
-    command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
-    SPLICEFS_PKG_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/mount_helper_env.sh"
+enter_private_mount_ns "$0" "$@"
 . "$(dirname "$0")/lib.sh"
-mkdir -p "$T/bin" "$T/b1" "$T/b2" "$T/m1" "$T/m2" "$T/m3"
-ln -s "$(readlink -f "$BIN")" "$T/bin/splicefs"
-mkdir -p /usr/local/sbin
-mount --bind "$T/bin" /usr/local/sbin || { echo "SKIP: cannot bind over /usr/local/sbin"; exit 77; }
-CLEANUP_HOOKS+=("umount -l /usr/local/sbin")
+mkdir -p "$T/b1" "$T/b2" "$T/m1" "$T/m2" "$T/m3"
+put_on_helper_path "$BIN"
 check "sh finds the built splicefs first" [ "$(env -i /bin/sh -c 'command -v splicefs')" = /usr/local/sbin/splicefs ]
 echo one >"$T/b1/f1"; echo two >"$T/b2/f2"
 cat >"$T/fstab" <<TAB

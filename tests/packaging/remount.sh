@@ -4,22 +4,15 @@
 # (writes fail with EROFS, then work again), the daemon follows (its control xattr), and the
 # same one daemon serves throughout. Also: splicefs -o remount by hand, and a remount of a
 # directory that is not a splicefs mount fails with one line and changes nothing.
-# Like fstab.sh, runs in a private mount namespace with the built binary bound over
-# /usr/local/sbin (where mount.fuse3's /bin/sh finds it first).
+# Runs in a private mount namespace with the built binary where mount.fuse3 finds it
+# (mount_helper_env.sh).
 # Usage: remount.sh SPLICEFS
 BIN=$1
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for mount(8)"; exit 77; }
-[ -x /sbin/mount.fuse3 ] || { echo "SKIP: no mount.fuse3"; exit 77; }
-if [ -z "${SPLICEFS_PKG_NS-}" ]; then
-    command -v unshare >/dev/null || { echo "SKIP: no unshare"; exit 77; }
-    SPLICEFS_PKG_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/mount_helper_env.sh"
+enter_private_mount_ns "$0" "$@"
 . "$(dirname "$0")/lib.sh"
-mkdir -p "$T/bin" "$T/b" "$T/m" "$T/plain"
-ln -s "$(readlink -f "$BIN")" "$T/bin/splicefs"
-mkdir -p /usr/local/sbin
-mount --bind "$T/bin" /usr/local/sbin || { echo "SKIP: cannot bind over /usr/local/sbin"; exit 77; }
-CLEANUP_HOOKS+=("umount -l /usr/local/sbin")
+mkdir -p "$T/b" "$T/m" "$T/plain"
+put_on_helper_path "$BIN"
 echo one >"$T/b/f"
 echo "$T/b $T/m fuse.splicefs defaults,nosuid,nodev,noatime 0 0" >"$T/fstab"
 
