@@ -8,12 +8,37 @@
 
 namespace splicefs::splice {
 
+// How a copy_file() call moved the bytes.
 enum class CopyMethod {
     copy_file_range,  // in-kernel copy; may share extents (reflink) or go server-side
-    splice,           // file -> internal pipe -> file, one in-kernel copy
-    read_write,       // last resort: a user-space buffer (e.g. an O_APPEND target)
+    splice,           // file -> internal pipe -> destination (direct when one side is a pipe)
+    read_write,       // a user-space buffer: O_APPEND targets, or where copying measured faster
+    sendfile,         // sendfile(2): file pages handed to the destination, no user buffer
 };
 std::string_view to_string(CopyMethod m) noexcept;
+
+// What copy_file() may use. `automatic` applies the measured rule of choose() below and its
+// fallbacks; the others use that one method only (errors are thrown, nothing is tried instead).
+enum class Method { automatic, copy_file_range, splice, read_write, sendfile };
+
+// The destination kinds the rule tells apart (fstat of the destination fd).
+enum class Target { file, socket, pipe, other };
+Target target_of(int fd);  // throws std::system_error (EBADF...)
+
+// The measured rule (`splice-bench --sweep`, README "What zero-copy does and does not do"):
+//  - file:   copy_file_range (a reflink or server-side copy where the filesystem has one, else
+//            the same in-kernel copy splice does, in one system call);
+//  - socket: sendfile: one call per chunk, no user buffer. On loopback it was never slower than
+//            read()+send() by more than the noise at the chunk below, and it uses less sender CPU;
+//  - pipe:   splice straight into the pipe (page references, no copy at all);
+//  - other (character devices such as /dev/null, ttys): splice through the internal pipe.
+CopyMethod choose(Target target) noexcept;
+
+// Bytes per system call when CopyOptions::chunk is 0. Sockets: 64 KiB, the measured peak of
+// sendfile to TCP and AF_UNIX sockets; bigger chunks only made each call hold more pages
+// (sweep rows cited in the README). Files: 64 MiB (copy_file_range works in large extents).
+// Pipes and others: 1 MiB, the internal pipe's capacity.
+std::size_t default_chunk(CopyMethod method, Target target) noexcept;
 
 struct CopyResult {
     std::size_t bytes = 0;
@@ -30,16 +55,21 @@ struct FileRef {
 };
 
 struct CopyOptions {
-    // Bytes per system call; also how often `progress` is called.
-    std::size_t chunk = std::size_t{64} << 20;
+    Method method = Method::automatic;
+    // Bytes per system call (also how often `progress` is called); 0: default_chunk().
+    std::size_t chunk = 0;
+    // Copy at most this many bytes (e.g. one range of a file to a socket).
+    std::size_t max_bytes = static_cast<std::size_t>(-1);
     // Called after every chunk with the bytes copied so far (e.g. a progress bar).
     void (*progress)(std::size_t bytes_so_far, void* context) = nullptr;
     void* progress_context = nullptr;
 };
 
-// Copies everything from src (from its position to EOF) to dst. Tries copy_file_range first and
-// falls back to splice on EXDEV/EINVAL/ENOSYS/EOPNOTSUPP (and to read/write if splice cannot
-// write the target, e.g. O_APPEND). Refuses to copy a file onto itself (EINVAL).
+// Copies everything from src (from its position to EOF, at most max_bytes) to dst. With
+// Method::automatic: the method choose() names for the destination, then the fallbacks:
+// copy_file_range -> splice on EXDEV/EINVAL/ENOSYS/EOPNOTSUPP; sendfile -> splice on EINVAL
+// (a source sendfile cannot read, e.g. a pipe or socket); splice -> read/write if splice cannot
+// write the target (O_APPEND). Refuses to copy a file onto itself (EINVAL).
 // Throws std::system_error with the errno.
 CopyResult copy_file(FileRef src, FileRef dst, const CopyOptions& options = {});
 
