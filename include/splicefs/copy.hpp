@@ -21,23 +21,35 @@ std::string_view to_string(CopyMethod m) noexcept;
 // fallbacks; the others use that one method only (errors are thrown, nothing is tried instead).
 enum class Method { automatic, copy_file_range, splice, read_write, sendfile };
 
-// The destination kinds the rule tells apart (fstat of the destination fd).
-enum class Target { file, socket, pipe, other };
-Target target_of(int fd);  // throws std::system_error (EBADF...)
+// The destination kinds the rule tells apart.
+enum class Target {
+    file,       // regular file or block device
+    local_tcp,  // TCP socket whose peer is this host (loopback, or our own address)
+    socket,     // any other socket: AF_UNIX, TCP to another host, ...
+    pipe,       // pipe or FIFO
+    other,      // character devices (/dev/null, ttys), ...
+};
+// fstat (and for sockets getpeername/getsockname) of `fd`; throws std::system_error (EBADF...).
+Target target_of(int fd);
 
-// The measured rule (`splice-bench --sweep`, README "What zero-copy does and does not do"):
-//  - file:   copy_file_range (a reflink or server-side copy where the filesystem has one, else
-//            the same in-kernel copy splice does, in one system call);
-//  - socket: sendfile: one call per chunk, no user buffer. On loopback it was never slower than
-//            read()+send() by more than the noise at the chunk below, and it uses less sender CPU;
-//  - pipe:   splice straight into the pipe (page references, no copy at all);
-//  - other (character devices such as /dev/null, ttys): splice through the internal pipe.
+// The measured rule (rows of `splice-bench --sweep` cited in README, "What zero-copy does and
+// does not do on Linux 6.x"):
+//  - file:      copy_file_range: a reflink or server-side copy where the filesystem has one,
+//               else the in-kernel copy splice would do, in one call per chunk;
+//  - local_tcp: read/write. On loopback the receiver is on this machine too: TCP attaches each
+//               4 KiB page-cache page as its own skb fragment, and a receiver that read()s pays
+//               more to copy those out than the sender saved; copying measured faster and
+//               cheaper in total CPU;
+//  - socket:    splice through the 1 MiB internal pipe: page references, no user buffer. It
+//               matched or beat sendfile (whose kernel pipe is 16 pages) in every socket row,
+//               and beat read/write on AF_UNIX by 1.3-5x;
+//  - pipe, other: splice (page references straight into the pipe; /dev/null discards them).
 CopyMethod choose(Target target) noexcept;
 
-// Bytes per system call when CopyOptions::chunk is 0. Sockets: 64 KiB, the measured peak of
-// sendfile to TCP and AF_UNIX sockets; bigger chunks only made each call hold more pages
-// (sweep rows cited in the README). Files: 64 MiB (copy_file_range works in large extents).
-// Pipes and others: 1 MiB, the internal pipe's capacity.
+// Bytes per system call when CopyOptions::chunk is 0: copy_file_range 64 MiB; splice and
+// sendfile 1 MiB (the internal pipe's capacity: fewer calls, and smaller pipes made the receiver
+// of spliced socket data work harder); read/write 256 KiB to a local TCP peer (the measured peak
+// of read+send over loopback), 1 MiB elsewhere.
 std::size_t default_chunk(CopyMethod method, Target target) noexcept;
 
 struct CopyResult {
@@ -67,9 +79,8 @@ struct CopyOptions {
 
 // Copies everything from src (from its position to EOF, at most max_bytes) to dst. With
 // Method::automatic: the method choose() names for the destination, then the fallbacks:
-// copy_file_range -> splice on EXDEV/EINVAL/ENOSYS/EOPNOTSUPP; sendfile -> splice on EINVAL
-// (a source sendfile cannot read, e.g. a pipe or socket); splice -> read/write if splice cannot
-// write the target (O_APPEND). Refuses to copy a file onto itself (EINVAL).
+// copy_file_range -> splice on EXDEV/EINVAL/ENOSYS/EOPNOTSUPP; splice -> read/write if splice
+// cannot write the target (O_APPEND). Refuses to copy a file onto itself (EINVAL).
 // Throws std::system_error with the errno.
 CopyResult copy_file(FileRef src, FileRef dst, const CopyOptions& options = {});
 

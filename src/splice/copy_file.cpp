@@ -29,34 +29,6 @@ std::string_view to_string(CopyMethod m) noexcept {
     return "unknown";
 }
 
-Target target_of(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) detail::throw_errno(errno, "fstat");
-    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) return Target::file;
-    if (S_ISSOCK(st.st_mode)) return Target::socket;
-    if (S_ISFIFO(st.st_mode)) return Target::pipe;
-    return Target::other;
-}
-
-CopyMethod choose(Target target) noexcept {
-    switch (target) {
-        case Target::file:
-            return CopyMethod::copy_file_range;
-        case Target::socket:
-            return CopyMethod::sendfile;
-        case Target::pipe:
-        case Target::other:
-            return CopyMethod::splice;
-    }
-    return CopyMethod::splice;
-}
-
-std::size_t default_chunk(CopyMethod method, Target target) noexcept {
-    if (target == Target::socket) return std::size_t{64} << 10;
-    if (method == CopyMethod::copy_file_range) return std::size_t{64} << 20;
-    return std::size_t{1} << 20;
-}
-
 namespace {
 
 struct stat fstat_or_throw(int fd) {
@@ -89,7 +61,7 @@ public:
             case CopyMethod::copy_file_range:
                 return from_copy_file_range();
             case CopyMethod::sendfile:
-                return from_sendfile();
+                return forced(CopyMethod::sendfile);
             case CopyMethod::splice:
                 return from_splice();
             case CopyMethod::read_write:
@@ -137,18 +109,6 @@ private:
         if (r.method == CopyMethod::splice && total_ == before && cfr_ended_clean_)
             return {total_, CopyMethod::copy_file_range};
         return r;
-    }
-
-    CopyResult from_sendfile() {
-        try {
-            sendfile_loop();
-            return {total_, CopyMethod::sendfile};
-        } catch (const std::system_error& e) {
-            // sendfile reads only what it can map (files); EINVAL before any byte moved means
-            // a pipe or socket source. Positions are untouched by the failed call.
-            if (e.code().value() != EINVAL || total_ != 0) throw;
-        }
-        return from_splice();
     }
 
     CopyResult from_splice() {
@@ -221,7 +181,9 @@ private:
     }
 
     std::size_t read_write() {
-        constexpr std::size_t kBuf = 128 * 1024;
+        // The chunk is the buffer, within bounds: a copy_file_range-sized chunk (64 MiB, for the
+        // O_APPEND fallback) would only waste memory.
+        const std::size_t kBuf = std::clamp(chunk_, std::size_t{4096}, std::size_t{1} << 20);
         const auto buf = std::make_unique<char[]>(kBuf);
         for (;;) {
             const std::size_t ask = std::min(kBuf, opt_.max_bytes - total_);

@@ -29,6 +29,7 @@ std::vector<Case> sweep_cases(bool quick) {
     for (const Dest d : {Dest::tcp, Dest::unix_stream, Dest::pipe}) {
         if (quick && d != Dest::tcp) continue;
         add(out, d, Receive::read, M, chunks);
+        out.push_back({d, Receive::read, M, 0, Method::library});
     }
     for (const std::size_t pipe : {64 * K, 256 * K}) {
         if (quick && pipe != 64 * K) continue;
