@@ -6,7 +6,7 @@ SPLICEFS_BUILD_PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 lib
     libfmt-dev libsystemd-dev)
 # shellcheck disable=SC2034
 SPLICEFS_TEST_PACKAGES=("${SPLICEFS_BUILD_PACKAGES[@]}" libgtest-dev python3-pybind11 python3-pytest
-    python3-dev attr acl fio clang strace dpkg-dev groff man-db util-linux)
+    python3-dev attr acl fio clang strace dpkg-dev groff man-db util-linux gnuplot-nox)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {

@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
     std::string method_text = "all";
     app.add_option("--size", size_text,
                    "Bytes to send per pass (K/M/G suffixes) [1G; --sweep 128M, --quick 4M]");
-    app.add_option("--passes", passes, "Timed passes per row [5; --quick 1]")->check(CLI::Range(1, 1000));
+    app.add_option("--passes", passes, "Timed passes per row [5; --sweep 11, --quick 1]")
+        ->check(CLI::Range(1, 1000));
     app.add_option("--warmup", warmup, "Untimed rounds first [1; --sweep 0]")->check(CLI::Range(0, 100));
     app.add_option("--chunk", chunk_text, "Bytes per system call (K/M suffixes)")->capture_default_str();
     app.add_option("--pipe", pipe_text, "Size of every pipe the bench makes (F_SETPIPE_SZ)")
@@ -181,11 +182,18 @@ int main(int argc, char** argv) {
                  "With --sweep: a few points, 4 MiB, 1 pass (checks the output, not speed)");
     app.add_option("--out", out_stem, "With --sweep: path prefix of the report files")->capture_default_str();
     app.set_version_flag("--version", std::string("splice-bench ") + splicefs::kVersion);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version print and exit 0; a bad option is one line and exit 1.
+        if (e.get_exit_code() == 0) return app.exit(e);
+        std::fprintf(stderr, "splice-bench: %s\n", e.what());
+        return 1;
+    }
 
     if (quick && !sweep) return std::fprintf(stderr, "splice-bench: --quick needs --sweep\n"), 1;
     if (size_text.empty()) size_text = sweep ? (quick ? "4M" : "128M") : "1G";
-    if (passes == 0) passes = quick ? 1 : 5;
+    if (passes == 0) passes = quick ? 1 : sweep ? 11 : 5;
     if (warmup < 0) warmup = sweep ? 0 : 1;
     const auto size = tools::parse_size(size_text);
     const auto chunk = tools::parse_size(chunk_text);
