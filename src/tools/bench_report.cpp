@@ -226,7 +226,7 @@ int run_gnuplot(const std::string& script) {
 
 bool plot(const BenchInfo& info, const std::vector<Row>& rows, const std::string& stem) {
     // Panels: every destination with the receiver splicing and the largest pipe, then the socket
-    // destinations with a read() receiver. Series: one per method, MB/s against chunk.
+    // and pipe destinations with a read() receiver. Series: one per method, MB/s against chunk.
     std::size_t pipe = 0;
     for (const auto& r : rows) pipe = std::max(pipe, r.c.pipe);
     struct Panel {
@@ -235,7 +235,7 @@ bool plot(const BenchInfo& info, const std::vector<Row>& rows, const std::string
     };
     std::vector<Panel> panels;
     for (const Dest d : kDests) panels.push_back({d, Receive::splice});
-    for (const Dest d : {Dest::tcp, Dest::unix_stream}) panels.push_back({d, Receive::read});
+    for (const Dest d : {Dest::tcp, Dest::unix_stream, Dest::pipe}) panels.push_back({d, Receive::read});
 
     std::ofstream dat(stem + ".dat");
     std::string script = fmt::format(
