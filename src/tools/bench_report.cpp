@@ -105,7 +105,8 @@ std::string best_per_group(const std::vector<Row>& rows) {
     for (std::size_t i = 0; i < rows.size(); ++i) groups[group_of(rows[i])].push_back(i);
     std::string out =
         "\n| dest | receiver | pipe | best row: method, chunk, MB/s | best read+send/write | best sendfile | "
-        "best splice | library default: row, method, MB/s |\n|---|---|---|---|---|---|---|---|\n";
+        "best splice | library default: row, method, MB/s; sender CPU µs/MiB vs that best row "
+        "|\n|---|---|---|---|---|---|---|---|\n";
     for (const auto& [key, idx] : groups) {
         const auto rate = [&](std::size_t i) { return measure(rows[i], kRate).median; };
         const auto best_of = [&](auto pred) {
@@ -129,10 +130,13 @@ std::string best_per_group(const std::vector<Row>& rows) {
             const auto picked = splice::choose(target_kind(key));
             const std::size_t same =
                 best_of([&](const Row& r) { return r.c.method == bench_method(picked); });
-            lib_cell = fmt::format("#{} {}: {:.0f} ({:.0f} % of best, {:.0f} % of best {})", lib + 1,
-                                   splice::to_string(picked), rate(lib), 100 * rate(lib) / rate(best),
-                                   same == rows.size() ? 0.0 : 100 * rate(lib) / rate(same),
-                                   same == rows.size() ? "–" : name(rows[same].c.method, rows[same].c.dest));
+            const auto cpu = [&](std::size_t i) { return measure(rows[i], kSenderCpu).median; };
+            lib_cell = fmt::format(
+                "#{} {}: {:.0f} ({:.0f} % of best, {:.0f} % of best {}); sender CPU {:.0f} vs {:.0f}",
+                lib + 1, splice::to_string(picked), rate(lib), 100 * rate(lib) / rate(best),
+                same == rows.size() ? 0.0 : 100 * rate(lib) / rate(same),
+                same == rows.size() ? "–" : name(rows[same].c.method, rows[same].c.dest), cpu(lib),
+                same == rows.size() ? 0.0 : cpu(same));
         }
         const Row& b = rows[best];
         out += fmt::format("| {} | {} | {} | #{} {} {}: {:.0f} | {} | {} | {} | {} |\n", name(b.c.dest),
