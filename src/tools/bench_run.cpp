@@ -189,17 +189,16 @@ struct Receiver {
     }
 };
 
-void write_all(int fd, const char* p, std::size_t n) {
+// send() on sockets (what a server would call), write() on pipes and files: one call per try.
+void write_all(int fd, bool socket, const char* p, std::size_t n) {
     while (n > 0) {
-        const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-        // send() is for sockets only; ENOTSOCK means a pipe or file: write() it.
-        const ssize_t v = w < 0 && errno == ENOTSOCK ? ::write(fd, p, n) : w;
-        if (v < 0) {
+        const ssize_t w = socket ? ::send(fd, p, n, MSG_NOSIGNAL) : ::write(fd, p, n);
+        if (w < 0) {
             if (errno == EINTR) continue;
-            throw_errno("send/write");
+            throw_errno(socket ? "send" : "write");
         }
-        p += v;
-        n -= static_cast<std::size_t>(v);
+        p += w;
+        n -= static_cast<std::size_t>(w);
     }
 }
 
@@ -238,6 +237,7 @@ void send_file(const Case& c, int out, bool out_is_pipe, int file_fd, std::size_
             throw std::runtime_error("copy_file stopped short");
         return;
     }
+    const bool socket = c.dest == Dest::tcp || c.dest == Dest::unix_stream;
     std::unique_ptr<char[]> buf;
     if (c.method == Method::read_send) buf = std::make_unique<char[]>(c.chunk);
     Pipe pipe;
@@ -249,7 +249,7 @@ void send_file(const Case& c, int out, bool out_is_pipe, int file_fd, std::size_
         switch (c.method) {
             case Method::read_send:
                 n = ::pread(file_fd, buf.get(), want, off);
-                if (n > 0) write_all(out, buf.get(), static_cast<std::size_t>(n));
+                if (n > 0) write_all(out, socket, buf.get(), static_cast<std::size_t>(n));
                 if (n > 0) off += n;
                 break;
             case Method::sendfile:
