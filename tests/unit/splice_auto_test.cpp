@@ -2,10 +2,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -31,14 +34,14 @@ struct SocketPair {
 struct TcpPair {
     UniqueFd client;
     UniqueFd server;
-    explicit TcpPair(int family = AF_INET) {
+    explicit TcpPair(int family = AF_INET, in_addr_t v4_address = htonl(INADDR_LOOPBACK)) {
         UniqueFd listener(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
         sockaddr_storage addr{};
         socklen_t len = 0;
         if (family == AF_INET) {
             auto& v4 = reinterpret_cast<sockaddr_in&>(addr);
             v4.sin_family = AF_INET;
-            v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            v4.sin_addr.s_addr = v4_address;
             len = sizeof v4;
         } else {
             auto& v6 = reinterpret_cast<sockaddr_in6&>(addr);
@@ -57,6 +60,21 @@ struct TcpPair {
         if (!server) throw std::system_error(errno, std::generic_category(), "accept");
     }
 };
+
+// An IPv4 address of this host that is not a loopback one (e.g. eth0's), if there is one up.
+std::optional<in_addr_t> own_non_loopback_v4() {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<in_addr_t> found;
+    for (const ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_UP) == 0)
+            continue;
+        const in_addr_t a = reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr;
+        if ((ntohl(a) >> 24) != 127) found = a;
+    }
+    ::freeifaddrs(list);
+    return found;
+}
 
 // Drains `fd` to end of stream on a thread (a socket or pipe fills long before 1 MiB).
 class Drain {
@@ -94,6 +112,13 @@ TEST_F(SpliceAuto, TargetOfTellsDestinationsApart) {
     EXPECT_EQ(target_of(p.w.get()), Target::pipe);
     EXPECT_EQ(target_of(null.get()), Target::other);
     EXPECT_EQ(errno_of([] { (void)target_of(-1); }), EBADF);
+}
+
+TEST_F(SpliceAuto, OwnNonLoopbackAddressIsLocal) {
+    const auto address = own_non_loopback_v4();
+    if (!address) GTEST_SKIP() << "no non-loopback IPv4 address is up";
+    TcpPair tcp(AF_INET, *address);  // routed through the loopback device all the same
+    EXPECT_EQ(target_of(tcp.client.get()), Target::local_tcp);
 }
 
 TEST_F(SpliceAuto, RulePicksPerDestination) {
