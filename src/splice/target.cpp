@@ -84,7 +84,7 @@ std::size_t default_chunk(CopyMethod method, Target target) noexcept {
         case CopyMethod::copy_file_range:
             return 64 * MiB;  // the kernel copies extents; fewer calls, progress still visible
         case CopyMethod::read_write:
-            return target == Target::local_tcp ? 256 * KiB : 1 * MiB;
+            return target == Target::local_tcp ? 64 * KiB : 1 * MiB;
         case CopyMethod::splice:
         case CopyMethod::sendfile:
             return 1 * MiB;  // one internal pipe's worth (1 MiB where pipe-max-size allows)

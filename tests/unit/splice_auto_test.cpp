@@ -131,7 +131,7 @@ TEST_F(SpliceAuto, RulePicksPerDestination) {
 
 TEST_F(SpliceAuto, DefaultChunksFollowTheSweep) {
     // README, splice-bench --sweep: the chunks whose rows were within 10 % of the best.
-    EXPECT_EQ(default_chunk(CopyMethod::read_write, Target::local_tcp), std::size_t{256} << 10);
+    EXPECT_EQ(default_chunk(CopyMethod::read_write, Target::local_tcp), std::size_t{64} << 10);
     EXPECT_EQ(default_chunk(CopyMethod::splice, Target::socket), std::size_t{1} << 20);
     EXPECT_EQ(default_chunk(CopyMethod::splice, Target::pipe), std::size_t{1} << 20);
     EXPECT_EQ(default_chunk(CopyMethod::copy_file_range, Target::file), std::size_t{64} << 20);
