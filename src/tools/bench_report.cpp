@@ -105,7 +105,8 @@ std::string best_per_group(const std::vector<Row>& rows) {
     for (std::size_t i = 0; i < rows.size(); ++i) groups[group_of(rows[i])].push_back(i);
     std::string out =
         "\n| dest | receiver | pipe | best row: method, chunk, MB/s | best read+send/write | best sendfile | "
-        "best splice | library default: row, method, MB/s; sender CPU µs/MiB vs that best row "
+        "best splice | library default: row, method, MB/s vs the best rows; sender CPU µs/MiB vs the best "
+        "row of its method "
         "|\n|---|---|---|---|---|---|---|---|\n";
     for (const auto& [key, idx] : groups) {
         const auto rate = [&](std::size_t i) { return measure(rows[i], kRate).median; };
