@@ -37,12 +37,13 @@ Target target_of(int fd);
 //  - file:      copy_file_range: a reflink or server-side copy where the filesystem has one,
 //               else the in-kernel copy splice would do, in one call per chunk;
 //  - local_tcp: read/write. On loopback the receiver is on this machine too: TCP attaches each
-//               4 KiB page-cache page as its own skb fragment, and a receiver that read()s pays
-//               more to copy those out than the sender saved; copying measured faster and
-//               cheaper in total CPU;
-//  - socket:    splice through the 1 MiB internal pipe: page references, no user buffer. It
-//               matched or beat sendfile (whose kernel pipe is 16 pages) in every socket row,
-//               and beat read/write on AF_UNIX by 1.3-5x;
+//               4 KiB page-cache page as its own skb fragment, and a receiver pays more to copy
+//               those out than the sender saved: copying was 1.3-1.4x as fast with a read()ing
+//               receiver or 64 KiB pipes (docs/bench/splice-sweep.md rows 99/98, 156/157) and
+//               cheaper in sender+receiver CPU (rows 102/103);
+//  - socket:    splice through the 1 MiB internal pipe: page references, no user buffer. On
+//               AF_UNIX it matched sendfile (whose kernel pipe is 16 pages) within the noise or
+//               beat it (rows 34/33), and beat read/write 1.5-4.6x (rows 129/124, 31/29);
 //  - pipe, other: splice (page references straight into the pipe; /dev/null discards them).
 CopyMethod choose(Target target) noexcept;
 
