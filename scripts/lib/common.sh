@@ -8,7 +8,7 @@ SPLICEFS_BUILD_PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 lib
 # The backing matrix (tests/backing) needs mkfs.xfs, mkfs.btrfs, bindfs, glusterd + the
 # GlusterFS client, ss (iproute2) and filefrag (e2fsprogs).
 SPLICEFS_TEST_PACKAGES=("${SPLICEFS_BUILD_PACKAGES[@]}" libgtest-dev python3-pybind11 python3-pytest
-    python3-dev attr acl fio clang strace dpkg-dev groff man-db util-linux bindfs gnuplot-nox
+    python3-dev attr acl fio clang clang-tidy strace dpkg-dev groff man-db util-linux bindfs gnuplot-nox
     python3-prometheus-client python3-setuptools python3-build python3-venv python3-wheel ccache
     xfsprogs btrfs-progs glusterfs-server glusterfs-client iproute2 e2fsprogs)
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <stdexcept>
 #include <string>
@@ -21,18 +22,41 @@ std::optional<std::uint32_t> number(std::string_view text) {
     return n;
 }
 
+// One getpw*_r/getgr*_r lookup into `entry`, whose strings live in `buf`; grows `buf` on
+// ERANGE. False when there is no such entry (or the lookup failed).
+template <typename Entry, typename Lookup>
+bool lookup(Entry& entry, std::vector<char>& buf, Lookup call) {
+    buf.resize(1024);
+    for (;;) {
+        Entry* found = nullptr;
+        const int err = call(&entry, buf.data(), buf.size(), &found);
+        if (err != ERANGE) return err == 0 && found != nullptr;
+        buf.resize(buf.size() * 2);
+    }
+}
+
 // A user name or number, as bindfs takes them.
 uid_t parse_user(std::string_view text) {
     if (const auto n = number(text)) return *n;
     const std::string name(text);
-    if (const passwd* pw = ::getpwnam(name.c_str()); pw != nullptr) return pw->pw_uid;
+    passwd pw{};
+    std::vector<char> buf;
+    if (lookup(pw, buf, [&](passwd* e, char* b, std::size_t len, passwd** r) {
+            return ::getpwnam_r(name.c_str(), e, b, len, r);
+        }))
+        return pw.pw_uid;
     throw std::invalid_argument("'" + name + "' is not a user name or number");
 }
 
 gid_t parse_group(std::string_view text) {
     if (const auto n = number(text)) return *n;
     const std::string name(text);
-    if (const group* gr = ::getgrnam(name.c_str()); gr != nullptr) return gr->gr_gid;
+    group gr{};
+    std::vector<char> buf;
+    if (lookup(gr, buf, [&](group* e, char* b, std::size_t len, group** r) {
+            return ::getgrnam_r(name.c_str(), e, b, len, r);
+        }))
+        return gr.gr_gid;
     throw std::invalid_argument("'" + name + "' is not a group name or number");
 }
 
@@ -71,18 +95,27 @@ void parse_map(Reshape& r, std::string_view spec) {
 // Members of a group: those listing it as a supplementary group and those whose primary
 // group it is. Read once at startup (bindfs rereads on SIGUSR1).
 void add_members(std::vector<uid_t>& uids, gid_t gid) {
-    if (const group* gr = ::getgrgid(gid); gr != nullptr) {
-        std::vector<std::string> names;
-        for (char** m = gr->gr_mem; m != nullptr && *m != nullptr; ++m) names.emplace_back(*m);
-        for (const auto& name : names) {
-            if (const passwd* pw = ::getpwnam(name.c_str()); pw != nullptr) uids.push_back(pw->pw_uid);
+    group gr{};
+    std::vector<char> gr_buf;
+    if (lookup(gr, gr_buf, [&](group* e, char* b, std::size_t len, group** r) {
+            return ::getgrgid_r(gid, e, b, len, r);
+        })) {
+        passwd pw{};
+        std::vector<char> pw_buf;
+        for (char** m = gr.gr_mem; m != nullptr && *m != nullptr; ++m) {
+            if (lookup(pw, pw_buf, [&](passwd* e, char* b, std::size_t len, passwd** r) {
+                    return ::getpwnam_r(*m, e, b, len, r);
+                }))
+                uids.push_back(pw.pw_uid);
         }
     }
-    ::setpwent();
-    while (const passwd* pw = ::getpwent()) {
+    // There is no reentrant way to walk the user database; this runs once while the
+    // options are parsed, before any thread starts.
+    ::setpwent();                              // NOLINT(concurrency-mt-unsafe)
+    while (const passwd* pw = ::getpwent()) {  // NOLINT(concurrency-mt-unsafe)
         if (pw->pw_gid == gid) uids.push_back(pw->pw_uid);
     }
-    ::endpwent();
+    ::endpwent();  // NOLINT(concurrency-mt-unsafe)
 }
 
 void parse_mirror(Reshape& r, std::string_view list, bool only) {

@@ -158,10 +158,12 @@ std::vector<MountCounters> all_mounts() {
             m.json = read_stats_json(m.mountpoint);
             (void)format_prometheus(std::span<const MountCounters>(&m, 1));
         } catch (const UsageError& e) {
-            std::fprintf(stderr, "splicefs: %s\n", e.what());
+            // Best effort: the other mounts are still reported if stderr is gone.
+            (void)std::fprintf(stderr, "splicefs: %s\n", e.what());
             m.json.clear();
         } catch (const std::invalid_argument& e) {
-            std::fprintf(stderr, "splicefs: %s: unreadable counters (%s)\n", m.mountpoint.c_str(), e.what());
+            (void)std::fprintf(stderr, "splicefs: %s: unreadable counters (%s)\n", m.mountpoint.c_str(),
+                               e.what());
             m.json.clear();
         }
         out.push_back(std::move(m));

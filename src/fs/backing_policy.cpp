@@ -99,7 +99,8 @@ BackingPolicy decide_backing_policy(const Config& config, int root_fd) {
     if (::fstat(root_fd, &st) == 0) p.fs_type = sanitized(mountinfo_type(st.st_dev));
     if (p.fs_type.empty()) {
         char hex[32];
-        std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(sfs.f_type));
+        // "0x" + at most 16 hex digits always fits: the result cannot be truncated.
+        (void)std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(sfs.f_type));
         p.fs_type = known ? hex : "unknown";
     }
     p.local = known && is_local_fs_type(static_cast<std::int64_t>(sfs.f_type));

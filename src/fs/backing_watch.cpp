@@ -189,7 +189,7 @@ void BackingWatch::stop() noexcept {
 }
 
 void BackingWatch::run(const ThreadState& state) noexcept {
-    alignas(fanotify_event_metadata) std::array<char, 64 * 1024> buf{};
+    alignas(fanotify_event_metadata) std::array<char, std::size_t{64} * 1024> buf{};
     std::array<pollfd, 2> fds{{{group_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}}};
     for (;;) {
         if (::poll(fds.data(), fds.size(), -1) < 0) {

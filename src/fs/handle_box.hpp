@@ -18,12 +18,14 @@ void put_handle(fuse_file_info* fi, std::unique_ptr<T> handle) noexcept {
 
 template <typename T>
 [[nodiscard]] T& handle(const fuse_file_info* fi) noexcept {
-    return *reinterpret_cast<T*>(static_cast<std::uintptr_t>(fi->fh));
+    // fh is a uint64 slot by libfuse's API: the pointer must round-trip through an integer.
+    return *reinterpret_cast<T*>(static_cast<std::uintptr_t>(fi->fh));  // NOLINT(performance-no-int-to-ptr)
 }
 
 template <typename T>
 [[nodiscard]] std::unique_ptr<T> take_handle(fuse_file_info* fi) noexcept {
-    return std::unique_ptr<T>(reinterpret_cast<T*>(static_cast<std::uintptr_t>(std::exchange(fi->fh, 0))));
+    const auto slot = static_cast<std::uintptr_t>(std::exchange(fi->fh, 0));
+    return std::unique_ptr<T>(reinterpret_cast<T*>(slot));  // NOLINT(performance-no-int-to-ptr): as above
 }
 
 }  // namespace splicefs::fs

@@ -51,7 +51,8 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
     for (;;) {
         if (d.pending == nullptr) {
             errno = 0;
-            d.pending = ::readdir(d.dp.get());
+            // readdir's buffer is per DIR*; this one belongs to one handle and d.mu is held.
+            d.pending = ::readdir(d.dp.get());  // NOLINT(concurrency-mt-unsafe)
             if (d.pending == nullptr) {
                 if (errno != 0 && used == 0) return errno;  // unlocks; the boundary replies
                 break;

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <span>
+#include <system_error>
 #include <vector>
 
 #include "fs/filesystem.hpp"
@@ -144,7 +144,8 @@ ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, st
 void close_backing(const Fs& fs, std::int32_t id) {
     auto uid = static_cast<std::uint32_t>(id);
     if (::ioctl(fs.session_fd.load(), kBackingClose, &uid) != 0) {
-        spdlog::warn("passthrough: closing backing id {} failed: {}", id, std::strerror(errno));
+        spdlog::warn("passthrough: closing backing id {} failed: {}", id,
+                     std::generic_category().message(errno));
     }
 }
 }  // namespace
@@ -181,7 +182,7 @@ bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
             spdlog::warn("passthrough: the kernel refuses backing files (EPERM); using the splice path");
         } else {
             spdlog::debug("passthrough: backing open failed ({}); this inode uses the splice path",
-                          std::strerror(errno));
+                          std::generic_category().message(errno));
         }
     }
     ++use.opens;

@@ -12,7 +12,9 @@ namespace splicefs::fs::tuning {
 
 namespace {
 std::optional<unsigned long> env_number(const char* name) {
-    const char* v = std::getenv(name);
+    // Read once (knobs() is a function-local static) and splicefs never calls setenv, so no
+    // other thread can change the environment under this read.
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
     if (v == nullptr || *v == '\0') return std::nullopt;
     char* end = nullptr;
     errno = 0;

@@ -7,8 +7,8 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <string>
+#include <system_error>
 
 #include "core/exit_codes.hpp"
 
@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kControl = "trusted.splicefs.read_only";
 
 std::string why(int err) {
-    return std::strerror(err);
+    return std::generic_category().message(err);
 }
 
 // The daemon's read-only state, or -errno (ENODATA/ENOTSUP: not a splicefs mount root).

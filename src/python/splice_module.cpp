@@ -186,16 +186,18 @@ PYBIND11_MODULE(_splice, m) {
     options.disable_function_signatures();
 
     // OSError(errno, strerror) picks the errno subclass (BlockingIOError, FileNotFoundError, ...).
-    py::register_exception_translator([](std::exception_ptr p) {
-        try {
-            if (p) std::rethrow_exception(p);
-        } catch (const std::system_error& e) {
-            const int err = e.code().value();
-            const py::object exc = py::reinterpret_steal<py::object>(PyObject_CallFunction(
-                PyExc_OSError, "is", err, std::generic_category().message(err).c_str()));
-            if (exc) PyErr_SetObject(PyExc_OSError, exc.ptr());
-        }
-    });
+    // By value: pybind11 stores the translator as a void(*)(std::exception_ptr).
+    py::register_exception_translator(
+        [](std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
+            try {
+                if (p) std::rethrow_exception(p);
+            } catch (const std::system_error& e) {
+                const int err = e.code().value();
+                const py::object exc = py::reinterpret_steal<py::object>(PyObject_CallFunction(
+                    PyExc_OSError, "is", err, std::generic_category().message(err).c_str()));
+                if (exc) PyErr_SetObject(PyExc_OSError, exc.ptr());
+            }
+        });
 
     m.attr("__version__") = SPLICEFS_VERSION;
     m.attr("SPLICE_F_MOVE") = sp::to_underlying(sp::Flags::move);

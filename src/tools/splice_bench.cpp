@@ -101,6 +101,7 @@ struct Plan {
 std::vector<tools::Row> measure(const std::vector<tools::Case>& cases, int fd, const Plan& plan,
                                 bool chatty) {
     std::vector<tools::Row> rows;
+    rows.reserve(cases.size());
     for (const auto& c : cases) rows.push_back({c, {}, {}});
     const auto t0 = std::chrono::steady_clock::now();
     for (int round = 0; round < plan.warmup + plan.passes; ++round) {
@@ -118,11 +119,11 @@ std::vector<tools::Row> measure(const std::vector<tools::Case>& cases, int fd, c
             r.passes.push_back(pass);
             r.load.push_back(load);
         }
-        if (chatty)
-            std::fprintf(stderr, "splice-bench: round %d/%d done, %.0f s, load %s\n", round + 1,
-                         plan.warmup + plan.passes,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                         load_text().c_str());
+        if (chatty)  // progress only: a failed write to stderr does not spoil the measurement
+            (void)std::fprintf(stderr, "splice-bench: round %d/%d done, %.0f s, load %s\n", round + 1,
+                               plan.warmup + plan.passes,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                               load_text().c_str());
     }
     return rows;
 }
@@ -132,9 +133,7 @@ CLI::Transformer choices(const std::map<std::string, E>& m) {
     return CLI::Transformer(m, CLI::ignore_case);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{
         "Compare read()+send(), sendfile() and splice() from a page-cache-warm file to a socket, pipe, "
         "file or /dev/null",
@@ -187,7 +186,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         // --help and --version print and exit 0; a bad option is one line and exit 1.
         if (e.get_exit_code() == 0) return app.exit(e);
-        std::fprintf(stderr, "splice-bench: %s\n", e.what());
+        (void)std::fprintf(stderr, "splice-bench: %s\n", e.what());  // stderr is the last resort
         return 1;
     }
 
@@ -251,7 +250,8 @@ int main(int argc, char** argv) {
 
         const std::string md = tools::markdown(info, rows);
         const std::string js = tools::json(info, rows);
-        std::fputs((as_json ? js : md).c_str(), stdout);
+        if (std::fputs((as_json ? js : md).c_str(), stdout) == EOF || std::fflush(stdout) != 0)
+            throw std::runtime_error("cannot write the report to stdout");
         if (sweep) {
             std::ofstream(out_stem + ".md") << md;
             std::ofstream(out_stem + ".json") << js;
@@ -260,8 +260,22 @@ int main(int argc, char** argv) {
             tools::plot(info, rows, out_stem);
         }
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "splice-bench: %s\n", e.what());
+        (void)std::fprintf(stderr, "splice-bench: %s\n", e.what());  // stderr is the last resort
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Whatever escapes run() (an allocation failure, CLI11 setup) is one line and exit 1.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        (void)std::fprintf(stderr, "splice-bench: %s\n", e.what());
+    } catch (...) {
+        (void)std::fprintf(stderr, "splice-bench: unexpected error\n");
+    }
+    return 1;
 }

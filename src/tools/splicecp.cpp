@@ -26,9 +26,7 @@ int fail(const std::string& message) {
     return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app{"Copy a file with copy_file_range(2) or splice(2) (no user-space buffer)", "splicecp"};
     std::string src;
     std::string dst;
@@ -83,4 +81,18 @@ int main(int argc, char** argv) {
                    sp::to_string(result.method));
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Whatever escapes run() (an allocation failure, CLI11 setup) is one line and exit 1.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        (void)std::fprintf(stderr, "splicecp: %s\n", e.what());
+    } catch (...) {
+        (void)std::fprintf(stderr, "splicecp: unexpected error\n");
+    }
+    return 1;
 }
