@@ -23,6 +23,7 @@
 #include "bench_grid.hpp"
 #include "bench_report.hpp"
 #include "bench_run.hpp"
+#include "guarded_main.hpp"
 #include "splicefs/splice.hpp"
 #include "splicefs/version.hpp"
 #include "units.hpp"
@@ -269,13 +270,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Whatever escapes run() (an allocation failure, CLI11 setup) is one line and exit 1.
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        (void)std::fprintf(stderr, "splice-bench: %s\n", e.what());
-    } catch (...) {
-        (void)std::fprintf(stderr, "splice-bench: unexpected error\n");
-    }
-    return 1;
+    return splicefs::tools::guarded_main("splice-bench", run, argc, argv);
 }

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "guarded_main.hpp"
 #include "progress.hpp"
 #include "splicefs/copy.hpp"
 #include "splicefs/version.hpp"
@@ -86,13 +87,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Whatever escapes run() (an allocation failure, CLI11 setup) is one line and exit 1.
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        (void)std::fprintf(stderr, "splicecp: %s\n", e.what());
-    } catch (...) {
-        (void)std::fprintf(stderr, "splicecp: unexpected error\n");
-    }
-    return 1;
+    return splicefs::tools::guarded_main("splicecp", run, argc, argv);
 }
