@@ -199,6 +199,22 @@ class Mount:
         subprocess.run(["fusermount3", "-uz", self.mnt])
 
 
+def run_users(view, top):
+    """Every user looks at view, the writers act there (top is the backing tree), everyone
+    looks again; returns what they saw and did."""
+    out = {}
+    for user in USERS:
+        for k, v in as_user(user, look, view).items():
+            out[f"{user}: {k}"] = v
+    for user in ("a", "b", "c", "root"):
+        for k, v in as_user(user, act, view, top, user).items():
+            out[f"{user}: {k}"] = v
+    for user in USERS:  # what everyone sees after the changes
+        for k, v in as_user(user, look, view).items():
+            out[f"{user} after: {k}"] = v
+    return out
+
+
 def record(fs_argv, options, work):
     """Mounts a fresh tree with fs_argv + options, runs every user, returns the record."""
     top = tempfile.mkdtemp(dir=work)
@@ -206,17 +222,8 @@ def record(fs_argv, options, work):
     os.chmod(top, 0o755)
     os.chmod(mnt, 0o755)
     build_tree(top)
-    out = {}
     with Mount(fs_argv + options + [top, mnt], mnt):
-        for user in USERS:
-            for k, v in as_user(user, look, mnt).items():
-                out[f"{user}: {k}"] = v
-        for user in ("a", "b", "c", "root"):
-            for k, v in as_user(user, act, mnt, top, user).items():
-                out[f"{user}: {k}"] = v
-        for user in USERS:  # what everyone sees after the changes
-            for k, v in as_user(user, look, mnt).items():
-                out[f"{user} after: {k}"] = v
+        out = run_users(mnt, top)
     out.update(backing_state(top))
     shutil.rmtree(top)
     os.rmdir(mnt)
@@ -224,19 +231,11 @@ def record(fs_argv, options, work):
 
 
 def native_record(work):
+    """The same on the native tree itself."""
     top = tempfile.mkdtemp(dir=work)
     os.chmod(top, 0o755)
     build_tree(top)
-    out = {}
-    for user in USERS:
-        for k, v in as_user(user, look, top).items():
-            out[f"{user}: {k}"] = v
-    for user in ("a", "b", "c", "root"):
-        for k, v in as_user(user, act, top, top, user).items():
-            out[f"{user}: {k}"] = v
-    for user in USERS:
-        for k, v in as_user(user, look, top).items():
-            out[f"{user} after: {k}"] = v
+    out = run_users(top, top)
     out.update(backing_state(top))
     shutil.rmtree(top)
     return out
