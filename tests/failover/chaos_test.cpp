@@ -13,6 +13,15 @@ namespace {
 
 using Kind = Disruption::Kind;
 
+}  // namespace
+
+// Readable parameter names in ctest's list.
+void PrintTo(Disruption::Kind k, std::ostream* os) {
+    *os << (k == Disruption::Kind::kill ? "SIGKILL of the worker" : "live upgrade");
+}
+
+namespace {
+
 class Chaos : public ::testing::TestWithParam<Kind> {};
 
 Phase::Options options(const std::string& name, Kind kind) {

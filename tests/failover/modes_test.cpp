@@ -153,6 +153,10 @@ TEST(NoFailover, KilledDaemonLeavesENOTCONN) {
     Dirs dirs;
     Daemon d(Settings::get().binary, dirs.backing, dirs.mnt, dirs.root, {"--no-failover"});
     { std::ofstream(dirs.mnt / "data") << "some bytes"; }
+    const std::string stats = stats_json(dirs.mnt);
+    EXPECT_EQ(json_int(stats, "failover").value_or(-1), 0) << stats.substr(0, 400);
+    EXPECT_NE(json_string(stats, "failover_reason").value_or(""), "") << "the stats say why failover is off";
+    EXPECT_EQ(worker_of(d.pid()), -1) << "--no-failover serves from the daemon itself";
     const int fd = open((dirs.mnt / "data").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
     // Whatever serves the mount dies: the daemon itself, or its worker if it has one.
@@ -215,6 +219,9 @@ TEST(Upgrade, RunsTheBinaryOnDiskAndShowsItsVersion) {
     EXPECT_NE(worker_of(d.pid()), worker_before);
     const std::string after = stats_json(dirs.mnt);
     EXPECT_EQ(json_int(after, "upgrades").value_or(-1), 1) << after.substr(0, 300);
+    EXPECT_EQ(json_int(after, "upgrade_failures").value_or(-1), 0) << after.substr(0, 300);
+    EXPECT_EQ(json_int(after, "supervisor_pid").value_or(-1), d.pid());
+    EXPECT_EQ(json_int(after, "worker_pid").value_or(-1), worker_of(d.pid()));
     EXPECT_EQ(json_string(after, "version").value_or(""), *version);
 
     char buf[16] = {};

@@ -86,6 +86,10 @@ Phase::Phase(Options o) : o_(std::move(o)), started_(Clock::now()) {
         before_ = census(pid, backing_);
         threads_before_ = threads_of(worker_of(pid));
         target = Target{[pid] { return pid; }, [m = mnt_] { return m; }};
+        const std::string stats = stats_json(mnt_);
+        if (json_int(stats, "failover").value_or(0) != 1)
+            findings_.error("failover is off on this mount: " +
+                            json_string(stats, "failover_reason").value_or("?"));
     }
     prober_ = std::make_unique<Prober>(target, o_.external ? nullptr : &findings_);
     const int count = o_.kind == Disruption::Kind::kill ? s.kills : s.upgrades;
