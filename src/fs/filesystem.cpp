@@ -111,9 +111,9 @@ Stats& stats_of(Fs& fs) noexcept {
     return fs.stats;
 }
 
-void attach_session(fuse_session* se, Fs& fs) {
+bool attach_session(fuse_session* se, Fs& fs, int fuse_fd) {
     fs.session = se;
-    install_wire_hooks(se, fs);
+    return install_wire_hooks(se, fs, fuse_fd);
 }
 
 void Fs::set_after_init(std::function<void()> job) {

@@ -15,6 +15,7 @@
 #include "core/stats.hpp"
 #include "fs/backing_policy.hpp"
 #include "fs/backing_watch.hpp"
+#include "fs/failover_hooks.hpp"
 #include "fs/fs.hpp"
 #include "fs/inode_table.hpp"
 #include "fs/offload.hpp"
@@ -22,6 +23,8 @@
 #include "sys/fd.hpp"
 
 namespace splicefs::fs {
+
+struct HandoffRecord;
 
 class Fs {
 public:
@@ -65,6 +68,11 @@ public:
         return config.direct_io == DirectIo::On ||
                (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_acquire));
     }
+
+    // Failover (failover_hooks.hpp): the supervisor's shared handoff record (null without a
+    // supervisor: --no-failover) and this worker's replay state.
+    HandoffRecord* handoff = nullptr;
+    WorkerFailover failover;
 
     // What the backing filesystem allows (backing_policy.hpp), decided at mount.
     const BackingPolicy policy;

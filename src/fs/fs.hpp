@@ -28,7 +28,9 @@ using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 
 // Call after fuse_session_mount() and before the session loop: attaches what the fs needs
 // from the live session (the I/O hooks that amend INIT and, with Config::passthrough, OPEN).
-void attach_session(fuse_session* se, Fs& fs);
+// `fuse_fd` >= 0: a session that never mounted, serving an inherited /dev/fuse fd (a live
+// upgrade). False when libfuse refused the hooks (then failover cannot work either).
+bool attach_session(fuse_session* se, Fs& fs, int fuse_fd = -1);
 
 // Runs `job` once, on the thread of the first request after INIT: the kernel sends none
 // before it has processed the INIT reply. Set before the loop starts. (Doing this from a

@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fs/failover_hooks.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
 
@@ -57,8 +58,13 @@ std::uint32_t stack_depth_for(Fs& fs) {
 }
 
 ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
-    const ssize_t n = ::read(fd, buf, len);
     Fs& fs = fs_from(userdata);
+    // A replacement worker's first read is the saved INIT (failover_hooks.hpp).
+    const std::size_t replayed = before_receive(fs, fs.failover, {static_cast<std::byte*>(buf), len});
+    const ssize_t n = replayed > 0 ? static_cast<ssize_t>(replayed) : ::read(fd, buf, len);
+    if (n > 0 && replayed == 0 && fs.handoff != nullptr) {
+        after_receive(fs, {static_cast<const std::byte*>(buf), static_cast<std::size_t>(n)});
+    }
     if (n > 0 && fs.init_pending.load(std::memory_order_relaxed)) {
         const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf),
                                                static_cast<std::size_t>(n));
@@ -97,16 +103,34 @@ ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
     return ::write(fd, bytes.data(), bytes.size());
 }
 
+// The INIT reply as amended: saved for later workers, or (replayed) compared and swallowed.
+ssize_t finish_init_reply(int fd, Fs& fs, const std::vector<std::byte>& bytes) {
+    if (!on_init_reply(fs, bytes)) return static_cast<ssize_t>(bytes.size());
+    const ssize_t n = write_all(fd, bytes);
+    on_init_reply_written(fs, n == static_cast<ssize_t>(bytes.size()));
+    return n;
+}
+
+// Notifications (unique 0) are not replies: they do not end a failover pause.
+bool is_reply(const iovec* iov, int count) {
+    std::uint64_t unique = 0;
+    return count > 0 && iov[0].iov_len >= wire::kOutHeaderSize &&
+           wire::reply_unique({static_cast<const std::byte*>(iov[0].iov_base), iov[0].iov_len}, unique) &&
+           unique != 0;
+}
+
 ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
-    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
     Fs& fs = fs_from(userdata);
+    if (fs.failover.first_reply_pending.load(std::memory_order_relaxed) && is_reply(iov, count)) [[unlikely]]
+        on_reply(fs, fs.failover);
+    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
     auto bytes = gather(iov, count);
     std::uint64_t unique = 0;
     if (tl_init.active && wire::reply_unique(bytes, unique) && unique == tl_init.unique) {
         tl_init.active = false;
         fs.init_pending.store(false, std::memory_order_relaxed);
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
-        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return write_all(fd, bytes);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(
@@ -120,7 +144,7 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
         }
-        return write_all(fd, bytes);
+        return finish_init_reply(fd, fs, bytes);
     }
     if (tl_open.active) {
         tl_open.active = false;
@@ -131,13 +155,19 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
 }
 
 ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
-                         unsigned int flags, void* /*userdata*/) {
+                         unsigned int flags, void* userdata) {
+    Fs& fs = fs_from(userdata);
+    on_reply(fs, fs.failover);  // only replies (READ data) are spliced to /dev/fuse
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
 // Providing both splice hooks keeps libfuse's splice path for files not in passthrough.
 ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
-                            unsigned int flags, void* /*userdata*/) {
+                            unsigned int flags, void* userdata) {
+    Fs& fs = fs_from(userdata);
+    (void)before_receive(fs, fs.failover, {});  // waits while a replayed INIT is processed
+    if (fs.failover.counting_resent.load(std::memory_order_relaxed)) [[unlikely]]
+        return receive_counting(fs, fdin, fdout, len);
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
@@ -150,12 +180,13 @@ void close_backing(const Fs& fs, std::int32_t id) {
 }
 }  // namespace
 
-void install_wire_hooks(fuse_session* se, Fs& fs) {
+bool install_wire_hooks(fuse_session* se, Fs& fs, int fuse_fd) {
     static const fuse_custom_io io{hook_writev, hook_read, hook_splice_receive, hook_splice_send};
-    fs.session_fd.store(fuse_session_fd(se));
+    const int fd = fuse_fd >= 0 ? fuse_fd : fuse_session_fd(se);
+    fs.session_fd.store(fd);
     if (fs.config.passthrough) fs.passthrough_mode.store(PassthroughMode::AwaitInit);
     fs.init_pending.store(true);
-    if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
+    if (fuse_session_custom_io(se, &io, fd) != 0) {
         fs.init_pending.store(false);
         if (fs.config.passthrough) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
@@ -163,7 +194,9 @@ void install_wire_hooks(fuse_session* se, Fs& fs) {
         } else {
             spdlog::warn("libfuse refused the custom I/O hooks: shared mmap of O_DIRECT opens fails");
         }
+        return false;
     }
+    return true;
 }
 
 bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
