@@ -19,7 +19,9 @@ struct FsDeleter {
 using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 
 // Opens the backing root (throws std::system_error on failure) and builds the filesystem.
-[[nodiscard]] FsPtr make_fs(const Config& config);
+// `shared_stats`: where the counters live when they must survive a worker (the survival
+// area's Stats, fs/survival_area.hpp); null: inside the Fs.
+[[nodiscard]] FsPtr make_fs(const Config& config, Stats* shared_stats = nullptr);
 
 // The libfuse op table; userdata for fuse_session_new() must be the Fs from make_fs().
 [[nodiscard]] const fuse_lowlevel_ops& lowlevel_ops() noexcept;

@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <span>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
+#include "fs/survival_mirror.hpp"
 
 namespace splicefs::fs {
 
@@ -141,6 +143,14 @@ ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, st
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
+// Under use.mu: the backing id belongs to the connection, not to this worker; the next
+// worker must know it to close it at the last release (survival area).
+void record(const Fs& fs, const Inode& inode) noexcept {
+    if (fs.mirror)
+        fs.mirror->set_passthrough(inode.survival_slot, inode.passthrough.backing_id,
+                                   inode.passthrough.opens);
+}
+
 void close_backing(const Fs& fs, std::int32_t id) {
     auto uid = static_cast<std::uint32_t>(id);
     if (::ioctl(fs.session_fd.load(), kBackingClose, &uid) != 0) {
@@ -186,6 +196,7 @@ bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
         }
     }
     ++use.opens;
+    record(fs, inode);
     if (use.backing_id > 0) {
         fs.passthrough_worked.store(true);
         tl_open = OpenTicket{true, false, opcode, use.backing_id};
@@ -208,8 +219,9 @@ void passthrough_finish(Fs& fs, Inode& inode, bool prepared, bool replied) {
         // inode is open normally, so drop the id before another open tries to share it.
         const std::lock_guard lock(inode.passthrough.mu);
         if (inode.passthrough.opens == 1 && inode.passthrough.backing_id > 0) {
-            close_backing(fs, inode.passthrough.backing_id);
-            inode.passthrough.backing_id = 0;
+            const auto id = std::exchange(inode.passthrough.backing_id, 0);
+            record(fs, inode);  // before the close, as in passthrough_release()
+            close_backing(fs, id);
         }
         fs.stats.passthrough_fallbacks.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("passthrough: an OPEN reply could not be amended; that open uses the splice path");
@@ -224,9 +236,13 @@ void passthrough_release(Fs& fs, Inode& inode) {
     auto& use = inode.passthrough;
     if (use.opens > 0) --use.opens;
     if (use.opens == 0 && use.backing_id > 0) {
-        close_backing(fs, use.backing_id);
-        use.backing_id = 0;
+        // Recorded closed first: a worker dying between the two leaks an id, never closes twice.
+        const auto id = std::exchange(use.backing_id, 0);
+        record(fs, inode);
+        close_backing(fs, id);
+        return;
     }
+    record(fs, inode);
 }
 
 }  // namespace splicefs::fs
