@@ -9,6 +9,7 @@
 #include "cli/stats_command.hpp"
 #include "core/exit_codes.hpp"
 #include "core/log.hpp"
+#include "mount/failover_supervisor.hpp"
 #include "mount/run.hpp"
 #include "mount/version.hpp"
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
                 return print(splicefs::cli::help_text());
             case Action::Version:
                 return print(splicefs::mount::version_text());
+            case Action::HandoffVersion:
+                return print(splicefs::mount::handoff_version_text() + "\n");
             case Action::DumpOptions:
                 return print(splicefs::cli::dump_options());
             case Action::Run:

@@ -96,6 +96,14 @@ constexpr OptionSpec kOptions[] = {
          c.foreground = true;
      },
      true},
+    {"handoff-version", '\0', K::Flag, "", "", G::General,
+     "print the version of the live-upgrade handoff format and exit (splicefs upgrade checks that "
+     "the new binary speaks the running daemon's)",
+     nullptr, false},
+    {"no-failover", '\0', K::Flag, "", "on where the kernel allows it", G::General,
+     "no supervisor: the death of the daemon ends the mount (programs get ENOTCONN) and live "
+     "upgrade is off",
+     [](Config& c, std::string_view) { c.failover = false; }, true},
     {"no-recover-stale", '\0', K::Flag, "", "recover", G::General,
      "refuse a dead FUSE mount on MOUNTPOINT instead of lazily unmounting it",
      [](Config& c, std::string_view) { c.recover_stale = false; }, true},

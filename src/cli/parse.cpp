@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <stdexcept>
 #include <vector>
@@ -38,7 +39,45 @@ std::filesystem::path positional_path(const std::string& value, const char* what
     return std::filesystem::absolute(std::filesystem::path(value)).lexically_normal();
 }
 
+// A whole number in [lo, hi] taken from the front of `text`; advances past it.
+unsigned take_number(std::string_view& text, unsigned lo, unsigned hi, const char* what) {
+    unsigned n = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || n < lo || n > hi) {
+        throw std::invalid_argument(std::string("expected ") + what);
+    }
+    text.remove_prefix(static_cast<std::size_t>(ptr - text.data()));
+    return n;
+}
+
 }  // namespace
+
+void parse_crash_loop(std::string_view value, Config& config) {
+    std::string_view rest = value;
+    const unsigned deaths = take_number(rest, 1, 100000000, "DEATHS/SECONDS, e.g. 5/10");
+    if (rest.empty() || rest.front() != '/')
+        throw std::invalid_argument("expected DEATHS/SECONDS, e.g. 5/10");
+    rest.remove_prefix(1);
+    const unsigned seconds = take_number(rest, 1, 86400, "DEATHS/SECONDS, e.g. 5/10");
+    if (!rest.empty()) throw std::invalid_argument("expected DEATHS/SECONDS, e.g. 5/10");
+    config.crash_loop_deaths = deaths;
+    config.crash_loop_seconds = seconds;
+}
+
+Config::Resume parse_resume(std::string_view value) {
+    std::string_view rest = value;
+    constexpr unsigned kMaxFd = 1U << 30;
+    Config::Resume r;
+    r.fuse_fd = static_cast<int>(take_number(rest, 0, kMaxFd, "FUSE,HANDOFF,AREA fds"));
+    for (int* fd : {&r.handoff_fd, &r.area_fd}) {
+        if (rest.empty() || rest.front() != ',')
+            throw std::invalid_argument("expected FUSE,HANDOFF,AREA fds");
+        rest.remove_prefix(1);
+        *fd = static_cast<int>(take_number(rest, 0, kMaxFd, "FUSE,HANDOFF,AREA fds"));
+    }
+    if (!rest.empty()) throw std::invalid_argument("expected FUSE,HANDOFF,AREA fds");
+    return r;
+}
 
 void check_conflicts(const Config& c) {
     if (c.single_thread && c.threads != 0) throw UsageError("--single-thread conflicts with --threads");
@@ -79,6 +118,11 @@ ParseResult parse_command_line(std::span<const char* const> args) {
 
     // Hidden: the registry for man page and completion generators.
     CLI::Option* dump = app.add_flag("--dump-options")->group("");
+    // Hidden: the failover tests' crash-loop rule, and the fds a live upgrade hands over.
+    std::string crash_loop;
+    std::string resume;
+    CLI::Option* crash_loop_opt = app.add_option("--crash-loop", crash_loop)->group("");
+    CLI::Option* resume_opt = app.add_option("--resume", resume)->group("");
 
     try {
         std::vector<std::string> argv;
@@ -102,6 +146,7 @@ ParseResult parse_command_line(std::span<const char* const> args) {
     };
     if (given("help")) return {Action::Help, {}};
     if (given("version")) return {Action::Version, {}};
+    if (given("handoff-version")) return {Action::HandoffVersion, {}};
     if (dump->count() > 0) return {Action::DumpOptions, {}};
 
     Config& config = result.config;
@@ -118,6 +163,17 @@ ParseResult parse_command_line(std::span<const char* const> args) {
         } catch (const std::invalid_argument& e) {
             throw UsageError("--" + std::string(spec->long_name) + ": " + e.what());
         }
+    }
+
+    try {
+        if (crash_loop_opt->count() > 0) parse_crash_loop(crash_loop, config);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--crash-loop: ") + e.what());
+    }
+    try {
+        if (resume_opt->count() > 0) config.resume = parse_resume(resume);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--resume: ") + e.what());
     }
 
     if (positionals.size() < 2) {

@@ -10,7 +10,7 @@
 
 namespace splicefs::cli {
 
-enum class Action { Run, Help, Version, DumpOptions };
+enum class Action { Run, Help, Version, HandoffVersion, DumpOptions };
 
 struct ParseResult {
     Action action = Action::Run;
@@ -20,6 +20,11 @@ struct ParseResult {
 // Throws UsageError (exit code 1) with a one-line message. Paths are made absolute and
 // normalised here; whether they exist is checked when mounting.
 [[nodiscard]] ParseResult parse_command_line(std::span<const char* const> args);
+
+// "DEATHS/SECONDS" (hidden --crash-loop) and "FUSE,HANDOFF,AREA" (hidden --resume); throw
+// std::invalid_argument.
+void parse_crash_loop(std::string_view value, Config& config);
+[[nodiscard]] Config::Resume parse_resume(std::string_view value);
 
 // Rejects combinations that cannot both hold (throws UsageError).
 void check_conflicts(const Config& config);

@@ -27,6 +27,19 @@ struct Config {
     unsigned threads = 0;  // > 0: libfuse's multi-threaded loop with this max_threads; 0: hybrid serving
     bool clone_fd = false;
     bool recover_stale = true;  // lazily unmount a dead splicefs mount on the mountpoint first
+    // Failover (mount/failover_supervisor.hpp): a supervisor keeps /dev/fuse and replaces a
+    // worker that dies; off with --no-failover (or where it cannot work: see the log line).
+    bool failover = true;
+    // The crash-loop rule: this many worker deaths within this many seconds end the mount.
+    unsigned crash_loop_deaths = 5;
+    unsigned crash_loop_seconds = 10;
+    // Set only on the command line a live upgrade execs (hidden --resume): the inherited fds.
+    struct Resume {
+        int fuse_fd = -1;
+        int handoff_fd = -1;
+        int area_fd = -1;
+    };
+    std::optional<Resume> resume;
 
     // Data path. "reads" are READ replies (daemon -> kernel), "writes" are WRITE requests.
     bool splice_reads = true;

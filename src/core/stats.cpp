@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <bit>
+
+#include "splicefs/version.hpp"
 
 namespace splicefs {
 
@@ -44,6 +48,36 @@ std::string buckets_json(const LatencyHistogram& h) {
         }
     }
     return out + "}";
+}
+
+std::string c_string(const std::array<char, 160>& text) {
+    std::string out;
+    for (const char ch : text) {
+        if (ch == '\0') break;
+        out += (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20) ? '\'' : ch;
+    }
+    return out;
+}
+
+// Top-level keys (the failover tests read them by these names). supervisor_pid is the
+// process that mounted; worker_pid the one answering (the same without a supervisor).
+std::string failover_json(const FailoverCounters* f, const std::string& off_reason,
+                          std::string_view handoff) {
+    const auto pid = static_cast<std::int64_t>(::getpid());
+    if (f == nullptr) {
+        return fmt::format(
+            R"("supervisor_pid":{},"worker_pid":{},"failover":0,"failover_reason":"{}","failovers":0,)"
+            R"("failover_last_pause_us":0,"requests_resent":0,"upgrades":0,"upgrade_failures":0,)"
+            R"("upgrade_error":"","handoff_version":"{}",)",
+            pid, pid, off_reason, handoff);
+    }
+    return fmt::format(
+        R"("supervisor_pid":{},"worker_pid":{},"failover":{},"failover_reason":"{}","failovers":{},)"
+        R"("failover_last_pause_us":{},"requests_resent":{},"upgrades":{},"upgrade_failures":{},)"
+        R"("upgrade_error":"{}","handoff_version":"{}",)",
+        f->daemon_pid.load(), pid, f->enabled.load(), c_string(f->reason), f->failovers.load(),
+        f->last_pause_us.load(), f->requests_resent.load(), f->upgrades.load(),
+        f->upgrade_failures.load(std::memory_order_acquire), c_string(f->upgrade_error), handoff);
 }
 
 std::string transfer_line(std::string_view name, const TransferCounters& t) {
@@ -88,14 +122,15 @@ std::string Stats::transfer_summary() const {
 
 std::string Stats::to_json() const {
     std::string out = fmt::format(
-        R"({{"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
+        R"({{"version":"{}",{}"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
         R"("inode_fds":{},"inode_reopens":{},)"
         R"("passthrough_opens":{},"passthrough_fallbacks":{},"watched_dirs":{},"outside_changes":{},)"
         R"("changed_opens":{},"splice_fallbacks":{},"backing":{{"fs":"{}","local":{},"watch":"{}"}},"ops":{{)",
-        transfer_json(reads), transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(),
-        inode_fds.load(), load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks),
-        watched_dirs.load(), load(outside_changes), load(changed_opens), load(splice_fallbacks), backing_fs,
-        backing_local ? 1 : 0, watch_reason);
+        kVersion, failover_json(failover, failover_off_reason, handoff_version), transfer_json(reads),
+        transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(), inode_fds.load(),
+        load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks), watched_dirs.load(),
+        load(outside_changes), load(changed_opens), load(splice_fallbacks), backing_fs, backing_local ? 1 : 0,
+        watch_reason);
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

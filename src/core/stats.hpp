@@ -84,6 +84,22 @@ struct TransferCounters {
     }
 };
 
+// Failover and live upgrade (mount/failover_*): kept in the supervisor's shared handoff
+// mapping (fs/handoff.hpp), not in a worker's memory, so a worker's death or an upgrade's exec
+// does not reset them. Plain atomics and fixed arrays: safe in MAP_SHARED memory.
+struct FailoverCounters {
+    std::atomic<std::uint32_t> enabled{0};           // 1 while a death would be survived
+    std::atomic<std::uint64_t> failovers{0};         // workers replaced after a death
+    std::atomic<std::uint64_t> last_pause_us{0};     // death noticed (waitpid) -> first reply written
+    std::atomic<std::uint64_t> requests_resent{0};   // requests seen with bit 63 of unique set
+    std::atomic<std::uint64_t> upgrades{0};          // successful live upgrades
+    std::atomic<std::uint64_t> upgrade_failures{0};  // published after upgrade_error
+    std::atomic<std::int64_t> daemon_pid{0};         // the supervisor (the worker is whoever answers)
+    // NUL-terminated; written before the counter that announces them.
+    std::array<char, 160> upgrade_error{};
+    std::array<char, 160> reason{};  // why failover is off; empty when on
+};
+
 class Stats {
 public:
     std::array<OpCounters, kOpCount> ops{};
@@ -104,6 +120,10 @@ public:
     std::string backing_fs;
     bool backing_local = false;
     std::string watch_reason;
+    // Null without a supervisor (--no-failover): to_json() then reports failover off.
+    const FailoverCounters* failover = nullptr;
+    std::string failover_off_reason;  // used when `failover` is null
+    std::string handoff_version;      // what a live upgrade's new binary must speak
 
     OpCounters& op(Op o) noexcept { return ops[static_cast<std::size_t>(o)]; }
     [[nodiscard]] const OpCounters& op(Op o) const noexcept { return ops[static_cast<std::size_t>(o)]; }

@@ -1,5 +1,7 @@
 #include "fs/filesystem.hpp"
 
+#include "fs/survival_mirror.hpp"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -36,9 +38,12 @@ sys::UniqueFd open_dev_null() {
 }
 }  // namespace
 
-Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget)
-    : config(cfg),
+Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget,
+       Stats* shared_stats)
+    : own_stats_(shared_stats == nullptr ? std::make_unique<Stats>() : nullptr),
+      config(cfg),
       inodes(std::move(root_fd), root_stat, fd_budget),
+      stats(shared_stats == nullptr ? *own_stats_ : *shared_stats),
       root_dev(root_stat.st_dev),
       root_ino(root_stat.st_ino),
       attr_timeout(cfg.effective_attr_timeout()),
@@ -60,6 +65,18 @@ Fs::Fs(const Config& cfg, sys::UniqueFd root_fd, const struct stat& root_stat, s
     stats.backing_fs = policy.fs_type;
     stats.backing_local = policy.local;
     stats.watch_reason = watch || !policy.watch ? policy.reason : "unavailable here (see the log)";
+}
+
+Fs::~Fs() {
+    inodes.mirror_to(nullptr);  // the mirror goes first (members are destroyed in reverse)
+}
+
+void Fs::own_handle_fd(int fd, std::uint64_t node, bool dir) noexcept {
+    if (mirror) mirror->own_fd(fd, dir ? survival::FdKind::Dir : survival::FdKind::File, node);
+}
+
+void Fs::drop_handle_fd(int fd) noexcept {
+    if (mirror) mirror->drop_fd(fd);
 }
 
 Fs::Timeouts Fs::timeouts(const struct stat& st, std::uint64_t since) const noexcept {
@@ -92,7 +109,7 @@ void FsDeleter::operator()(Fs* fs) const noexcept {
     std::default_delete<Fs>{}(fs);
 }
 
-FsPtr make_fs(const Config& config) {
+FsPtr make_fs(const Config& config, Stats* shared_stats) {
     sys::UniqueFd root{::open(config.backing.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
     if (!root)
         throw std::system_error(errno, std::generic_category(),
@@ -104,16 +121,16 @@ FsPtr make_fs(const Config& config) {
     // The kernel has already applied the caller's umask to every mode it sends us; a second
     // mask in the daemon would make modes differ from what the caller asked for.
     ::umask(0);
-    return FsPtr{new Fs(config, std::move(root), st, path_fd_budget())};
+    return FsPtr{new Fs(config, std::move(root), st, path_fd_budget(), shared_stats)};
 }
 
 Stats& stats_of(Fs& fs) noexcept {
     return fs.stats;
 }
 
-void attach_session(fuse_session* se, Fs& fs) {
+bool attach_session(fuse_session* se, Fs& fs, int fuse_fd) {
     fs.session = se;
-    install_wire_hooks(se, fs);
+    return install_wire_hooks(se, fs, fuse_fd);
 }
 
 void Fs::set_after_init(std::function<void()> job) {

@@ -15,6 +15,8 @@
 #include "core/stats.hpp"
 #include "fs/backing_policy.hpp"
 #include "fs/backing_watch.hpp"
+#include "fs/failover_hooks.hpp"
+#include "fs/dir_cursors.hpp"
 #include "fs/fs.hpp"
 #include "fs/inode_table.hpp"
 #include "fs/offload.hpp"
@@ -23,13 +25,36 @@
 
 namespace splicefs::fs {
 
+struct HandoffRecord;
+namespace survival {
+class Mirror;
+}
+
 class Fs {
+    // Declared first: `stats` refers to it when no shared Stats is given.
+    std::unique_ptr<Stats> own_stats_;
+
 public:
-    Fs(const Config& config, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget);
+    // `shared_stats`: the counters' home when they must outlive this process's memory (the
+    // survival area, survival_area.hpp); null: the Fs keeps its own.
+    Fs(const Config& config, sys::UniqueFd root_fd, const struct stat& root_stat, std::size_t fd_budget,
+       Stats* shared_stats = nullptr);
+    ~Fs();
+    Fs(const Fs&) = delete;
+    Fs& operator=(const Fs&) = delete;
 
     const Config config;
     InodeTable inodes;
-    Stats stats;
+    Stats& stats;
+    // The survival area's writer once survival::attach() ran (failover on); null otherwise.
+    std::unique_ptr<survival::Mirror> mirror;
+    // An fd that is the kernel's handle (fi->fh) of node: recorded from before the reply that
+    // hands it out until before it is closed, so that it outlives a worker (no-ops without
+    // failover). Dir: a directory handle.
+    void own_handle_fd(int fd, std::uint64_t node, bool dir) noexcept;
+    void drop_handle_fd(int fd) noexcept;
+    // This worker's listing state of open directory handles (fi->fh is the directory fd).
+    DirCursors dir_cursors;
 
     const dev_t root_dev;
     const ino_t root_ino;
@@ -65,6 +90,11 @@ public:
         return config.direct_io == DirectIo::On ||
                (config.direct_io_unless_mmap_breaks() && direct_io_mmap.load(std::memory_order_acquire));
     }
+
+    // Failover (failover_hooks.hpp): the supervisor's shared handoff record (null without a
+    // supervisor: --no-failover) and this worker's replay state.
+    HandoffRecord* handoff = nullptr;
+    WorkerFailover failover;
 
     // What the backing filesystem allows (backing_policy.hpp), decided at mount.
     const BackingPolicy policy;

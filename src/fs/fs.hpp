@@ -19,7 +19,9 @@ struct FsDeleter {
 using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 
 // Opens the backing root (throws std::system_error on failure) and builds the filesystem.
-[[nodiscard]] FsPtr make_fs(const Config& config);
+// `shared_stats`: where the counters live when they must survive a worker (the survival
+// area's Stats, fs/survival_area.hpp); null: inside the Fs.
+[[nodiscard]] FsPtr make_fs(const Config& config, Stats* shared_stats = nullptr);
 
 // The libfuse op table; userdata for fuse_session_new() must be the Fs from make_fs().
 [[nodiscard]] const fuse_lowlevel_ops& lowlevel_ops() noexcept;
@@ -28,7 +30,9 @@ using FsPtr = std::unique_ptr<Fs, FsDeleter>;
 
 // Call after fuse_session_mount() and before the session loop: attaches what the fs needs
 // from the live session (the I/O hooks that amend INIT and, with Config::passthrough, OPEN).
-void attach_session(fuse_session* se, Fs& fs);
+// `fuse_fd` >= 0: a session that never mounted, serving an inherited /dev/fuse fd (a live
+// upgrade). False when libfuse refused the hooks (then failover cannot work either).
+bool attach_session(fuse_session* se, Fs& fs, int fuse_fd = -1);
 
 // Runs `job` once, on the thread of the first request after INIT: the kernel sends none
 // before it has processed the INIT reply. Set before the loop starts. (Doing this from a

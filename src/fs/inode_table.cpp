@@ -1,9 +1,11 @@
 #include "fs/inode_table.hpp"
 
 #include "fs/backing_policy.hpp"
+#include "fs/survival_mirror.hpp"
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -136,12 +138,14 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
         auto& entry = by_id_.at(id);
         if (entry.fd) {
             ++entry.nlookup;
+            count_changed_locked(entry);
             note_told(*entry.inode, st);
             return id;
         }
         if (entry.handle == handle) {  // the same file, evicted: it gets our fd
             entry.fd = path_fd;
             ++entry.nlookup;
+            count_changed_locked(entry);
             note_told(*entry.inode, st);
             opened_locked(id, entry, closed);
             return id;
@@ -151,10 +155,11 @@ std::uint64_t InodeTable::remember(sys::UniqueFd fd, const struct stat& st) {
         // answers ESTALE); the number belongs to the new file.
         by_key_.erase(it);
     }
-    const auto id = next_id_++;
+    const auto id = next_id_locked();
     auto& entry = by_id_.emplace(id, Entry{std::move(fresh), 1, path_fd, std::move(handle), false, false, {}})
                       .first->second;
     by_key_.emplace(key, id);
+    publish_locked(id, entry);
     opened_locked(id, entry, closed);
     return id;
 }
@@ -168,14 +173,17 @@ std::uint64_t InodeTable::remember_handle(FileHandle handle, const struct stat& 
         // An open fd pins the inode, so its number still names it; else the handles tell.
         if (entry.fd || entry.handle == handle) {
             ++entry.nlookup;
+            count_changed_locked(entry);
             note_told(*entry.inode, st);
             return it->second;
         }
         by_key_.erase(it);  // the number was reused, as in remember()
     }
-    const auto id = next_id_++;
-    by_id_.emplace(id, Entry{std::move(fresh), 1, nullptr, std::move(handle), false, false, {}});
+    const auto id = next_id_locked();
+    auto& entry = by_id_.emplace(id, Entry{std::move(fresh), 1, nullptr, std::move(handle), false, false, {}})
+                      .first->second;
     by_key_.emplace(key, id);
+    publish_locked(id, entry);
     return id;
 }
 
@@ -192,6 +200,7 @@ std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
     auto& entry = by_id_.at(it->second);
     if (!entry.fd) return std::nullopt;
     ++entry.nlookup;
+    count_changed_locked(entry);
     note_told(*entry.inode, st);
     return it->second;
 }
@@ -199,6 +208,7 @@ std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
 void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed) {
     ++path_fds_;
     entry.was_open = true;
+    if (mirror_ != nullptr) mirror_->own_fd(entry.fd->get(), survival::FdKind::Path, id);
     if (!entry.evictable()) return;
     lru_.push_front(id);
     entry.lru = lru_.begin();
@@ -206,6 +216,7 @@ void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathF
     while (path_fds_ > max_path_fds_ && lru_.back() != id) {
         auto& victim = by_id_.at(lru_.back());
         lru_.pop_back();
+        if (mirror_ != nullptr) mirror_->drop_fd(victim.fd->get());  // before the close
         closed.push_back(std::move(victim.fd));
         --path_fds_;
     }
@@ -213,6 +224,7 @@ void InodeTable::opened_locked(std::uint64_t id, Entry& entry, std::vector<PathF
 
 void InodeTable::unlink_locked(Entry& entry) {
     if (!entry.fd) return;
+    if (mirror_ != nullptr) mirror_->drop_fd(entry.fd->get());  // before the caller closes it
     if (entry.evictable()) lru_.erase(entry.lru);
     --path_fds_;
 }
@@ -224,12 +236,14 @@ InodeTable::Dropped InodeTable::forget(std::uint64_t id, std::uint64_t n) {
     if (it == by_id_.end()) return {};
     auto& entry = it->second;
     entry.nlookup = n >= entry.nlookup ? 0 : entry.nlookup - n;
+    count_changed_locked(entry);
     if (entry.nlookup != 0) return {};
     // The key may already belong to a newer file that reused the inode number.
     if (const auto k = by_key_.find(Key{entry.inode->dev, entry.inode->ino});
         k != by_key_.end() && k->second == id)
         by_key_.erase(k);
     unlink_locked(entry);
+    if (mirror_ != nullptr) mirror_->free_node(entry.inode->survival_slot);
     Dropped dropped{std::move(entry.inode), std::move(entry.fd)};  // closed by the caller, unlocked
     by_id_.erase(it);
     return dropped;
@@ -243,6 +257,7 @@ bool InodeTable::pin(std::uint64_t id) {
     if (entry.pinned) return true;
     if (entry.fd && entry.evictable()) lru_.erase(entry.lru);
     entry.pinned = true;
+    if (mirror_ != nullptr) mirror_->set_pinned(entry.inode->survival_slot);
     return true;
 }
 
@@ -257,6 +272,51 @@ sys::UniqueFd InodeTable::open_handle(const struct file_handle* handle) const {
     // open_by_handle_at takes a non-const handle but does not change it.
     return sys::UniqueFd{
         ::open_by_handle_at(mount_fd_.get(), const_cast<struct file_handle*>(handle), O_PATH | O_CLOEXEC)};
+}
+
+std::uint64_t InodeTable::next_id_locked() {
+    const auto id = next_id_++;
+    if (mirror_ != nullptr) mirror_->set_next_id(next_id_);  // before the id is handed out
+    return id;
+}
+
+void InodeTable::publish_locked(std::uint64_t id, Entry& entry) {
+    if (mirror_ == nullptr) return;
+    auto& i = *entry.inode;
+    i.survival_slot = mirror_->publish_node(id, i.dev, i.ino, i.type, entry.handle, entry.nlookup);
+}
+
+void InodeTable::count_changed_locked(const Entry& entry) noexcept {
+    if (mirror_ != nullptr) mirror_->set_count(entry.inode->survival_slot, entry.nlookup);
+}
+
+std::shared_ptr<Inode> InodeTable::restore(Restored r) {
+    auto inode = std::make_shared<Inode>();
+    inode->dev = r.dev;
+    inode->ino = r.ino;
+    inode->type = r.type;
+    inode->survival_slot = r.slot;
+    PathFd fd = r.fd ? std::make_shared<const sys::UniqueFd>(std::move(r.fd)) : nullptr;
+    std::vector<PathFd> closed;
+    const std::lock_guard lock(mu_);
+    auto& entry =
+        by_id_.insert_or_assign(r.id, Entry{inode, r.nlookup, fd, std::move(r.handle), r.pinned, true, {}})
+            .first->second;
+    // Two entries of one inode number (the number reused): the newer id holds the key.
+    auto& key_id = by_key_[Key{r.dev, r.ino}];
+    key_id = std::max(key_id, r.id);
+    if (entry.fd) opened_locked(r.id, entry, closed);
+    return inode;
+}
+
+void InodeTable::restore_next_id(std::uint64_t next) {
+    const std::lock_guard lock(mu_);
+    next_id_ = std::max(next_id_, next);
+}
+
+void InodeTable::mirror_to(survival::Mirror* mirror) {
+    const std::lock_guard lock(mu_);
+    mirror_ = mirror;
 }
 
 InodeTable::Counts InodeTable::counts() const {

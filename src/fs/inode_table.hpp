@@ -27,6 +27,10 @@
 
 namespace splicefs::fs {
 
+namespace survival {
+class Mirror;
+}
+
 // Kernel passthrough of one inode while it is open. The kernel takes one backing id per
 // inode, shared by all its opens, and refuses to mix passthrough and ordinary opens.
 struct PassthroughUse {
@@ -48,6 +52,9 @@ struct Inode {
     std::atomic<std::uint64_t> told{0};
     // The backing refused to splice WRITE data into this file: later opens copy (ops_data.cpp).
     std::atomic<bool> splice_refused{false};
+    // Its record in the survival area (survival_mirror.hpp); set under the table's lock before
+    // the inode is reachable by other threads. No slot: not recorded (no area, or area full).
+    std::uint32_t survival_slot = 0xffffffffU;
 };
 
 // A struct file_handle, header included; empty when the file has none.
@@ -141,6 +148,26 @@ public:
     // Whether fds can be evicted: the backing filesystem exports handles and we may open them.
     [[nodiscard]] bool evicts() const noexcept { return handles_work_; }
 
+    // Failover (survival_*.hpp). From mirror_to() on, every change is recorded in the area;
+    // the mirror must outlive the table's use. Before it, a recovering worker restore()s the
+    // entries a dead worker recorded (fd: the dead worker's O_PATH fd, already checked to be
+    // this inode, or invalid: reopened from the handle on first use).
+    struct Restored {
+        std::uint64_t id = 0;
+        dev_t dev = 0;
+        ino_t ino = 0;
+        mode_t type = 0;
+        FileHandle handle;
+        std::uint64_t nlookup = 0;
+        sys::UniqueFd fd;
+        bool pinned = false;
+        std::uint32_t slot = 0xffffffffU;
+    };
+    // The inode, for the caller to restore what else it recorded (passthrough).
+    std::shared_ptr<Inode> restore(Restored r);
+    void restore_next_id(std::uint64_t next);
+    void mirror_to(survival::Mirror* mirror);
+
 private:
     struct Key {
         dev_t dev;
@@ -169,6 +196,10 @@ private:
     void opened_locked(std::uint64_t id, Entry& entry, std::vector<PathFd>& closed);
     // Under mu_: entry is about to be erased; its fd leaves the count and the LRU list.
     void unlink_locked(Entry& entry);
+    // Under mu_: the area learns a new entry / its lookup count (no-ops without a mirror).
+    void publish_locked(std::uint64_t id, Entry& entry);
+    void count_changed_locked(const Entry& entry) noexcept;
+    std::uint64_t next_id_locked();
 
     const sys::UniqueFd mount_fd_;  // open_by_handle_at needs a real (non-O_PATH) fd on the fs
     const bool handles_work_;
@@ -182,6 +213,7 @@ private:
     std::size_t path_fds_ = 0;
     std::uint64_t reopens_ = 0;
     std::uint64_t next_id_ = kRootId + 1;
+    survival::Mirror* mirror_ = nullptr;  // the area's writer while failover is on (not owned)
 };
 
 }  // namespace splicefs::fs

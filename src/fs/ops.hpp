@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace splicefs::fs {
 class Fs;
@@ -36,6 +37,10 @@ int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino
 int opendir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 int readdir(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off, fuse_file_info* fi);
 int readdirplus(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off, fuse_file_info* fi);
+// READDIR(PLUS)'s listing of the handle in fi from offset off, into buf (resized to the bytes
+// used), without the reply. The listing state is made on first use (dir_cursors.hpp).
+int fill_listing(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off,
+                 const fuse_file_info* fi, bool plus, std::vector<char>& buf);
 int releasedir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 int fsyncdir(Fs& fs, fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 

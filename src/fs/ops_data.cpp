@@ -57,17 +57,20 @@ void set_open_reply(const Fs& fs, fuse_file_info* fi, int requested_flags) {
 
 // Replies to open/create (offering the open to kernel passthrough when it is on); closes
 // the fd if the kernel did not take the handle.
-void reply_open(Fs& fs, fuse_req_t req, Inode& inode, fuse_file_info* fi, sys::UniqueFd fd,
+void reply_open(Fs& fs, fuse_req_t req, fuse_ino_t ino, Inode& inode, fuse_file_info* fi, sys::UniqueFd fd,
                 const fuse_entry_param* e) {
     // Above the fd: this handle's writes are copied (a file whose backing refused splice).
     fi->fh = static_cast<std::uint64_t>(fd.get()) |
              (inode.splice_refused.load(std::memory_order_relaxed) ? kCopyWrites : 0);
     const bool passthrough =
         passthrough_prepare(fs, inode, fd.get(), e != nullptr ? wire::kOpCreate : wire::kOpOpen);
+    // A worker that dies after the reply leaves the fd to the kernel's file: it must survive.
+    fs.own_handle_fd(fd.get(), ino, false);
     const int rc = e != nullptr ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
     passthrough_finish(fs, inode, passthrough, rc == 0);
     if (rc != 0) {
         // Interrupted caller: the kernel will not send RELEASE (nor FORGET for the entry).
+        fs.drop_handle_fd(fd.get());
         if (e != nullptr) fs.forget(e->ino, 1);
         return;  // fd closes here
     }
@@ -169,7 +172,7 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!fd) return errno;
     set_open_reply(fs, fi, fi->flags);
     fi->keep_cache = open_keeps_cache(fs, ino, *inode, fd.get()) ? 1 : 0;  // close-to-open
-    reply_open(fs, req, *inode, fi, std::move(fd), nullptr);
+    reply_open(fs, req, ino, *inode, fi, std::move(fd), nullptr);
     return 0;
 }
 
@@ -198,7 +201,7 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     const auto inode = fs.inode(e.ino);
     if (!inode) return inode.error();
     set_open_reply(fs, fi, fi->flags);
-    reply_open(fs, req, *inode, fi, std::move(fd), &e);
+    reply_open(fs, req, e.ino, *inode, fi, std::move(fd), &e);
     return 0;
 }
 
@@ -289,6 +292,7 @@ int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         passthrough_release(fs, *inode);
         if ((fi->flags & O_ACCMODE) != O_RDONLY) note_written(*inode, handle_fd(fi));
     }
+    fs.drop_handle_fd(handle_fd(fi));
     sys::UniqueFd owned{handle_fd(fi)};
     owned.reset();
     fs.stats.open_files.fetch_sub(1, std::memory_order_relaxed);

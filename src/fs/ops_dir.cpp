@@ -1,5 +1,6 @@
 // Directory handles and listings. Listings report the backing inode numbers, so hard links
-// and `ls -i` look the same through the mount as on the backing directory.
+// and `ls -i` look the same through the mount as on the backing directory. A handle is the
+// directory's fd (dir_cursors.hpp): it survives a worker, the listing state is rebuilt.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,38 +12,71 @@
 #include <vector>
 
 #include "fs/atime.hpp"
+#include "fs/dir_cursors.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
-#include "fs/handle_box.hpp"
 #include "fs/ops.hpp"
 #include "fs/reshape.hpp"
 
-namespace splicefs::fs::ops {
+namespace splicefs::fs {
+
+std::shared_ptr<DirCursor> DirCursors::get(int fd, const std::shared_ptr<Inode>& dir) {
+    {
+        const std::lock_guard lock(mu_);
+        if (const auto it = by_fd_.find(fd); it != by_fd_.end()) return it->second;
+    }
+    // First use in this worker. The DIR reads through a duplicate: the handle fd itself stays
+    // the kernel's until RELEASEDIR, whatever becomes of this worker's memory.
+    const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return nullptr;
+    auto cursor = std::make_shared<DirCursor>();
+    cursor->dp.reset(::fdopendir(dup));
+    if (!cursor->dp) {
+        const int err = errno;
+        ::close(dup);
+        errno = err;
+        return nullptr;
+    }
+    cursor->dir = dir;
+    const std::lock_guard lock(mu_);
+    return by_fd_.try_emplace(fd, std::move(cursor)).first->second;  // another thread may have won
+}
+
+bool DirCursors::erase(int fd) {
+    std::shared_ptr<DirCursor> gone;  // closed after the lock
+    const std::lock_guard lock(mu_);
+    const auto it = by_fd_.find(fd);
+    if (it == by_fd_.end()) return false;
+    gone = std::move(it->second);
+    by_fd_.erase(it);
+    return true;
+}
+
+namespace ops {
 
 namespace {
-struct DirCloser {
-    void operator()(DIR* dp) const noexcept { ::closedir(dp); }
-};
-
-struct DirHandle {
-    std::unique_ptr<DIR, DirCloser> dp;
-    std::shared_ptr<Inode> dir;  // readdirplus looks entries up in it, through dp's fd
-    std::mutex mu;               // one listing cursor per handle
-    off_t offset = 0;            // the offset the cursor is at
-    dirent* pending = nullptr;   // read but not yet returned (did not fit the last reply)
-};
-
 bool is_dot_or_dotdot(const char* name) {
     return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi, bool plus) {
-    auto& d = handle<DirHandle>(fi);
-    std::vector<char> buf(size);
+int handle_fd(const fuse_file_info* fi) {
+    return static_cast<int>(fi->fh);
+}
+}  // namespace
+
+int fill_listing(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off,
+                 const fuse_file_info* fi, bool plus, std::vector<char>& buf) {
+    const auto cursor = fs.dir_cursors.get(handle_fd(fi), plus ? fs.inodes.find_inode(ino) : nullptr);
+    if (!cursor) return errno;
+    auto& d = *cursor;
+    if (plus && !d.dir) {
+        d.dir = fs.inodes.find_inode(ino);  // first listed by READDIR, now READDIRPLUS
+        if (!d.dir) return ESTALE;
+    }
+    buf.resize(size);
     std::size_t used = 0;
-    // The reply goes out after the lock is released: once the kernel has it, a RELEASEDIR
-    // on another worker may free the handle (and its mutex).
-    std::unique_lock lock(d.mu);
+    // The reply goes out after the lock is released (the caller sends it).
+    const std::lock_guard lock(d.mu);
     if (off != d.offset) {
         ::seekdir(d.dp.get(), off);
         d.pending = nullptr;
@@ -91,8 +125,15 @@ int list(Fs& fs, fuse_req_t req, std::size_t size, off_t off, fuse_file_info* fi
         d.pending = nullptr;
         d.offset = next;
     }
-    lock.unlock();
-    fuse_reply_buf(req, buf.data(), used);
+    buf.resize(used);
+    return 0;
+}
+
+namespace {
+int list(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off, fuse_file_info* fi, bool plus) {
+    std::vector<char> buf;
+    if (const int err = fill_listing(fs, req, ino, size, off, fi, plus, buf); err != 0) return err;
+    fuse_reply_buf(req, buf.data(), buf.size());
     return 0;
 }
 }  // namespace
@@ -104,41 +145,43 @@ int opendir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return ::openat(inode.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | extra);
     })};
     if (!fd) return errno;
-    auto d = std::make_unique<DirHandle>();
-    d->dp.reset(::fdopendir(fd.get()));
-    if (!d->dp) return errno;
-    fd.release();  // the DIR owns it now
-    d->dir = inode.shared();
-    put_handle(fi, std::move(d));
+    fi->fh = static_cast<std::uint64_t>(fd.get());
+    fs.own_handle_fd(fd.get(), ino, true);  // before the kernel has it: it must outlive us
     fs.stats.open_dirs.fetch_add(1, std::memory_order_relaxed);
     if (fuse_reply_open(req, fi) != 0) {
         // The kernel never got the handle (the caller was interrupted): release it here.
-        const auto dropped = take_handle<DirHandle>(fi);
+        fs.drop_handle_fd(fd.get());
         fs.stats.open_dirs.fetch_sub(1, std::memory_order_relaxed);
+        return 0;  // fd closes here
     }
+    fd.release();  // the kernel's until RELEASEDIR
     return 0;
 }
 
-int readdir(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, std::size_t size, off_t off, fuse_file_info* fi) {
-    return list(fs, req, size, off, fi, false);
+int readdir(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off, fuse_file_info* fi) {
+    return list(fs, req, ino, size, off, fi, false);
 }
 
-int readdirplus(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, std::size_t size, off_t off, fuse_file_info* fi) {
-    return list(fs, req, size, off, fi, true);
+int readdirplus(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t off, fuse_file_info* fi) {
+    return list(fs, req, ino, size, off, fi, true);
 }
 
 int releasedir(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-    const auto closed = take_handle<DirHandle>(fi);  // closes the DIR
+    const int fd = handle_fd(fi);
+    fs.drop_handle_fd(fd);  // before the close
+    fs.dir_cursors.erase(fd);
+    ::close(fd);
     fs.stats.open_dirs.fetch_sub(1, std::memory_order_relaxed);
     fuse_reply_err(req, 0);
     return 0;
 }
 
 int fsyncdir(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, int datasync, fuse_file_info* fi) {
-    const int fd = ::dirfd(handle<DirHandle>(fi).dp.get());
+    const int fd = handle_fd(fi);
     if ((datasync != 0 ? ::fdatasync(fd) : ::fsync(fd)) != 0) return errno;
     fuse_reply_err(req, 0);
     return 0;
 }
 
-}  // namespace splicefs::fs::ops
+}  // namespace ops
+}  // namespace splicefs::fs

@@ -10,10 +10,13 @@
 #include <cerrno>
 #include <span>
 #include <system_error>
+#include <utility>
 #include <vector>
 
+#include "fs/failover_hooks.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
+#include "fs/survival_mirror.hpp"
 
 namespace splicefs::fs {
 
@@ -57,8 +60,13 @@ std::uint32_t stack_depth_for(Fs& fs) {
 }
 
 ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
-    const ssize_t n = ::read(fd, buf, len);
     Fs& fs = fs_from(userdata);
+    // A replacement worker's first read is the saved INIT (failover_hooks.hpp).
+    const std::size_t replayed = before_receive(fs, fs.failover, {static_cast<std::byte*>(buf), len});
+    const ssize_t n = replayed > 0 ? static_cast<ssize_t>(replayed) : ::read(fd, buf, len);
+    if (n > 0 && replayed == 0 && fs.handoff != nullptr) {
+        after_receive(fs, {static_cast<const std::byte*>(buf), static_cast<std::size_t>(n)});
+    }
     if (n > 0 && fs.init_pending.load(std::memory_order_relaxed)) {
         const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf),
                                                static_cast<std::size_t>(n));
@@ -97,16 +105,34 @@ ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
     return ::write(fd, bytes.data(), bytes.size());
 }
 
+// The INIT reply as amended: saved for later workers, or (replayed) compared and swallowed.
+ssize_t finish_init_reply(int fd, Fs& fs, const std::vector<std::byte>& bytes) {
+    if (!on_init_reply(fs, bytes)) return static_cast<ssize_t>(bytes.size());
+    const ssize_t n = write_all(fd, bytes);
+    on_init_reply_written(fs, n == static_cast<ssize_t>(bytes.size()));
+    return n;
+}
+
+// Notifications (unique 0) are not replies: they do not end a failover pause.
+bool is_reply(const iovec* iov, int count) {
+    std::uint64_t unique = 0;
+    return count > 0 && iov[0].iov_len >= wire::kOutHeaderSize &&
+           wire::reply_unique({static_cast<const std::byte*>(iov[0].iov_base), iov[0].iov_len}, unique) &&
+           unique != 0;
+}
+
 ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
-    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
     Fs& fs = fs_from(userdata);
+    if (fs.failover.first_reply_pending.load(std::memory_order_relaxed) && is_reply(iov, count)) [[unlikely]]
+        on_reply(fs, fs.failover);
+    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
     auto bytes = gather(iov, count);
     std::uint64_t unique = 0;
     if (tl_init.active && wire::reply_unique(bytes, unique) && unique == tl_init.unique) {
         tl_init.active = false;
         fs.init_pending.store(false, std::memory_order_relaxed);
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
-        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return write_all(fd, bytes);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(
@@ -120,7 +146,7 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
         }
-        return write_all(fd, bytes);
+        return finish_init_reply(fd, fs, bytes);
     }
     if (tl_open.active) {
         tl_open.active = false;
@@ -131,14 +157,28 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
 }
 
 ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
-                         unsigned int flags, void* /*userdata*/) {
+                         unsigned int flags, void* userdata) {
+    Fs& fs = fs_from(userdata);
+    on_reply(fs, fs.failover);  // only replies (READ data) are spliced to /dev/fuse
     return ::splice(fdin, offin, fdout, offout, len, flags);
 }
 
 // Providing both splice hooks keeps libfuse's splice path for files not in passthrough.
 ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
-                            unsigned int flags, void* /*userdata*/) {
+                            unsigned int flags, void* userdata) {
+    Fs& fs = fs_from(userdata);
+    (void)before_receive(fs, fs.failover, {});  // waits while a replayed INIT is processed
+    if (fs.failover.counting_resent.load(std::memory_order_relaxed)) [[unlikely]]
+        return receive_counting(fs, fdin, fdout, len);
     return ::splice(fdin, offin, fdout, offout, len, flags);
+}
+
+// Under use.mu: the backing id belongs to the connection, not to this worker; the next
+// worker must know it to close it at the last release (survival area).
+void record(const Fs& fs, const Inode& inode) noexcept {
+    if (fs.mirror)
+        fs.mirror->set_passthrough(inode.survival_slot, inode.passthrough.backing_id,
+                                   inode.passthrough.opens);
 }
 
 void close_backing(const Fs& fs, std::int32_t id) {
@@ -150,12 +190,13 @@ void close_backing(const Fs& fs, std::int32_t id) {
 }
 }  // namespace
 
-void install_wire_hooks(fuse_session* se, Fs& fs) {
+bool install_wire_hooks(fuse_session* se, Fs& fs, int fuse_fd) {
     static const fuse_custom_io io{hook_writev, hook_read, hook_splice_receive, hook_splice_send};
-    fs.session_fd.store(fuse_session_fd(se));
+    const int fd = fuse_fd >= 0 ? fuse_fd : fuse_session_fd(se);
+    fs.session_fd.store(fd);
     if (fs.config.passthrough) fs.passthrough_mode.store(PassthroughMode::AwaitInit);
     fs.init_pending.store(true);
-    if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
+    if (fuse_session_custom_io(se, &io, fd) != 0) {
         fs.init_pending.store(false);
         if (fs.config.passthrough) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
@@ -163,7 +204,9 @@ void install_wire_hooks(fuse_session* se, Fs& fs) {
         } else {
             spdlog::warn("libfuse refused the custom I/O hooks: shared mmap of O_DIRECT opens fails");
         }
+        return false;
     }
+    return true;
 }
 
 bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
@@ -186,6 +229,7 @@ bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
         }
     }
     ++use.opens;
+    record(fs, inode);
     if (use.backing_id > 0) {
         fs.passthrough_worked.store(true);
         tl_open = OpenTicket{true, false, opcode, use.backing_id};
@@ -208,8 +252,9 @@ void passthrough_finish(Fs& fs, Inode& inode, bool prepared, bool replied) {
         // inode is open normally, so drop the id before another open tries to share it.
         const std::lock_guard lock(inode.passthrough.mu);
         if (inode.passthrough.opens == 1 && inode.passthrough.backing_id > 0) {
-            close_backing(fs, inode.passthrough.backing_id);
-            inode.passthrough.backing_id = 0;
+            const auto id = std::exchange(inode.passthrough.backing_id, 0);
+            record(fs, inode);  // before the close, as in passthrough_release()
+            close_backing(fs, id);
         }
         fs.stats.passthrough_fallbacks.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("passthrough: an OPEN reply could not be amended; that open uses the splice path");
@@ -224,9 +269,13 @@ void passthrough_release(Fs& fs, Inode& inode) {
     auto& use = inode.passthrough;
     if (use.opens > 0) --use.opens;
     if (use.opens == 0 && use.backing_id > 0) {
-        close_backing(fs, use.backing_id);
-        use.backing_id = 0;
+        // Recorded closed first: a worker dying between the two leaks an id, never closes twice.
+        const auto id = std::exchange(use.backing_id, 0);
+        record(fs, inode);
+        close_backing(fs, id);
+        return;
     }
+    record(fs, inode);
 }
 
 }  // namespace splicefs::fs

@@ -25,7 +25,7 @@ enum class PassthroughMode : int {
 // FUSE_DIRECT_IO_ALLOW_MMAP, and for passthrough when Config::passthrough. Replies without an
 // amendment go out with one writev and the splice hooks are plain splice(2), so the default
 // data path stays what libfuse does without hooks. Call before the session loop starts.
-void install_wire_hooks(fuse_session* se, Fs& fs);
+bool install_wire_hooks(fuse_session* se, Fs& fs, int fuse_fd);
 
 // Before replying to OPEN/CREATE: registers (or shares) the inode's backing id for `fd` and
 // arms the reply amendment. True when this open goes to passthrough.

@@ -1,9 +1,13 @@
 #include "mount/run.hpp"
 
 #include <fuse_lowlevel.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <optional>
 #include <system_error>
 
 #ifdef SPLICEFS_HAVE_SYSTEMD
@@ -12,9 +16,14 @@
 
 #include "core/exit_codes.hpp"
 #include "core/log.hpp"
+#include "fs/failover_hooks.hpp"
 #include "fs/fs.hpp"
+#include "fs/handoff.hpp"
+#include "fs/survival.hpp"
 #include "fs/tuning.hpp"
 #include "mount/checks.hpp"
+#include "mount/failover_connection.hpp"
+#include "mount/failover_supervisor.hpp"
 #include "mount/fuse_args.hpp"
 #include "mount/fuse_log.hpp"
 #include "mount/remount.hpp"
@@ -72,8 +81,10 @@ SessionPtr new_session(const Config& config, fs::Fs& fs) {
     return se;
 }
 
-int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
-    notify("READY=1");
+// `systemd`: this process is the one systemd watches (not a failover worker). `signalled`:
+// the loop ended on a signal rather than because the mount went away.
+int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs, bool systemd, bool& signalled) {
+    if (systemd) notify("READY=1");
     // Needs the live mount (its device number): hence here, not in init().
     fs::run_after_init(fs, fs::tuning::readahead_setter(config.mountpoint, fs::tuning::knobs().readahead_kb));
     spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
@@ -88,8 +99,9 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
         ~StopWatch() { fs::stop_watch(fs); }  // also when serve() throws: before the session goes
     } stop_watch{fs};
     const int rc = serve(se, config, fs);
-    notify("STOPPING=1");
+    if (systemd) notify("STOPPING=1");
     fs::log_totals(fs);
+    signalled = rc > 0;
     if (rc > 0) {
         spdlog::info("stopping on signal {}", rc);  // libfuse reports the signal number
     } else if (rc < 0) {
@@ -97,6 +109,95 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs) {
         return to_int(ExitCode::Runtime);
     }
     return to_int(ExitCode::Ok);
+}
+
+// A worker (failover_supervisor.hpp): libfuse's signal handling of its own, the survival
+// area attached, the loop; returns its exit status. Never returns by exception: its caller
+// _exit()s with the status.
+int worker_main(fuse_session* se, const Config& config, fs::Fs& fs, fs::survival::Area& area,
+                pid_t supervisor, bool recovering) noexcept {
+    try {
+        // A worker does not outlive its supervisor (which holds the mount's last word).
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != supervisor) return 0;
+        const sigset_t blocked = BlockedSignals::set();
+        ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
+        SignalHandlers signals(se);
+        fs::survival::attach(fs, area, recovering);
+        bool signalled = false;
+        int code = serve_and_report(se, config, fs, false, signalled);
+        if (code == to_int(ExitCode::Ok) && signalled) code = kWorkerSignalled;
+        log::flush();
+        return code;
+    } catch (const ExitError& e) {
+        spdlog::critical("{}", e.what());
+        log::flush();
+        return to_int(e.code());
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        log::flush();
+        return to_int(ExitCode::Runtime);
+    }
+}
+
+std::size_t fd_limit() {
+    rlimit rl{};
+    return ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1U << 20;
+}
+
+// What a supervisor owns besides the Fs and session: the handoff record and the survival area.
+struct FailoverParts {
+    fs::HandoffArea handoff;
+    fs::survival::Area area;
+};
+
+int supervise(fuse_session* se, const Config& config, fs::Fs& fs, FailoverParts& parts, int fuse_fd,
+              bool resumed) {
+    const pid_t me = ::getpid();
+    Supervisor supervisor(SupervisorParts{config, fs, parts.handoff, parts.area, fuse_fd,
+                                          [se, &config, &fs, &parts, me](bool recovering) {
+                                              return worker_main(se, config, fs, parts.area, me, recovering);
+                                          },
+                                          resumed});
+    return supervisor.run();
+}
+
+// The session of a live upgrade never mounted: the supervisor unmounts when it ends.
+class ResumedMount {
+public:
+    explicit ResumedMount(std::filesystem::path mountpoint) : mountpoint_(std::move(mountpoint)) {}
+    ResumedMount(const ResumedMount&) = delete;
+    ResumedMount& operator=(const ResumedMount&) = delete;
+    ~ResumedMount() { (void)lazy_unmount(mountpoint_); }
+
+private:
+    std::filesystem::path mountpoint_;
+};
+
+// The binary a live upgrade exec'd: the mount, /dev/fuse, the handoff record and the survival
+// area are inherited (--resume); no checks, no mount, no daemonising (same pid as before).
+int run_resumed(const Config& config) {
+    const Config::Resume fds = *config.resume;
+    raise_nofile_limit();
+    FailoverParts parts{fs::HandoffArea::adopt(fds.handoff_fd), fs::survival::Area::adopt(fds.area_fd)};
+    fs::FsPtr fs = fs::make_fs(config, &parts.area.stats());
+    SessionPtr se = new_session(config, *fs);
+    const BlockedSignals blocked;
+    const ResumedMount mounted(config.mountpoint);
+    if (!fs::attach_session(se.get(), *fs, fds.fuse_fd)) {
+        throw ExitError(ExitCode::Setup, "upgrade: libfuse refused the inherited /dev/fuse fd");
+    }
+    fs::attach_handoff(*fs, parts.handoff.record(), handoff_version_text());
+    int code = to_int(ExitCode::Ok);
+    try {
+        code = supervise(se.get(), config, *fs, parts, fds.fuse_fd, true);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        code = to_int(ExitCode::Runtime);
+    }
+    spdlog::info("unmounting {}", config.mountpoint.string());
+    log::flush();
+    return code;
 }
 
 }  // namespace
@@ -115,6 +216,7 @@ int run(Config config) {
     log::init(config);
     if (config.remount) return remount(config);  // no second daemon: change the live mount
     install_fuse_log_bridge();
+    if (config.resume) return run_resumed(config);
     if ((config.dev || config.suid) && ::geteuid() != 0) {
         spdlog::info("dev and suid need root: mounting nodev,nosuid");
     }
@@ -125,22 +227,51 @@ int run(Config config) {
     check_dev_fuse();
     raise_nofile_limit();
 
+    const std::string failover_off = failover_off_reason(config);
+    std::optional<FailoverParts> failover;
+    if (failover_off.empty()) {
+        failover.emplace(FailoverParts{fs::HandoffArea::create(), fs::survival::Area::create(fd_limit())});
+    } else {
+        spdlog::info("failover off: {}", failover_off);
+    }
+
     fs::FsPtr fs;
     try {
-        fs = fs::make_fs(config);
+        fs = fs::make_fs(config, failover ? &failover->area.stats() : nullptr);
     } catch (const std::system_error& e) {
         throw ExitError(ExitCode::BadArguments, std::string("cannot open backing directory: ") + e.what());
     }
 
     // Released in reverse order: unmount, handlers removed, session destroyed, then fs.
     SessionPtr se = new_session(config, *fs);
-    SignalHandlers signals(se.get());
+    // A supervisor takes its signals with sigwaitinfo; a lone daemon lets libfuse handle them.
+    std::optional<BlockedSignals> blocked;
+    std::optional<SignalHandlers> signals;
+    if (failover) {
+        blocked.emplace();
+    } else {
+        signals.emplace(se.get());
+    }
     MountGuard mounted(se.get(), config.mountpoint,
                        config.allow_other && ::geteuid() != 0
                            ? " (allow_other for non-root users needs user_allow_other in /etc/fuse.conf)"
                            : "");
 
-    fs::attach_session(se.get(), *fs);  // kernel passthrough hooks, before INIT is read
+    // Kernel passthrough and failover hooks, before INIT is read.
+    if (!fs::attach_session(se.get(), *fs) && failover) {
+        spdlog::info("failover off: libfuse refused the custom I/O hooks the INIT replay needs");
+        // Serve as a lone daemon after all.
+        failover.reset();
+        blocked.reset();
+        signals.emplace(se.get());
+    }
+    if (failover) {
+        fs::attach_handoff(*fs, failover->handoff.record(), handoff_version_text());
+    } else {
+        fs::report_failover_off(*fs,
+                                failover_off.empty() ? "libfuse refused the custom I/O hooks" : failover_off,
+                                handoff_version_text());
+    }
 
     // Only now that the mount is live: the parent exits 0 once the child has detached.
     if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
@@ -149,7 +280,12 @@ int run(Config config) {
     // From here stderr may be /dev/null: failures go to the log (file/syslog) as well.
     int code = to_int(ExitCode::Ok);
     try {
-        code = serve_and_report(se.get(), config, *fs);
+        if (failover) {
+            code = supervise(se.get(), config, *fs, *failover, fuse_session_fd(se.get()), false);
+        } else {
+            bool signalled = false;
+            code = serve_and_report(se.get(), config, *fs, true, signalled);
+        }
     } catch (const ExitError& e) {
         spdlog::critical("{}", e.what());
         code = to_int(e.code());

@@ -1,0 +1,129 @@
+#include "fs/survival.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <unordered_map>
+
+#include "fs/filesystem.hpp"
+#include "fs/survival_mirror.hpp"
+
+namespace splicefs::fs::survival {
+
+namespace {
+Recovered g_last;  // written by attach() before serving starts; read by tests and logs
+
+// Whether fd is an O_PATH fd of (dev, ino): what a dead worker recorded, not a reused number.
+bool names_inode(int fd, std::uint64_t dev, std::uint64_t ino) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    struct stat st {};
+    return flags >= 0 && (flags & O_PATH) != 0 && ::fstat(fd, &st) == 0 &&
+           static_cast<std::uint64_t>(st.st_dev) == dev && static_cast<std::uint64_t>(st.st_ino) == ino;
+}
+
+Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
+    Recovered found;
+    const auto fds = area.fds();
+    std::unordered_map<std::uint64_t, int> path_fd_of;  // node id -> recorded O_PATH fd
+    for (std::size_t fd = 0; fd < fds.size(); ++fd) {
+        const auto word = fds[fd].word.load(std::memory_order_acquire);
+        switch (FdSlot::kind_of(word)) {
+            case FdKind::Path:
+                path_fd_of[FdSlot::node_of(word)] = static_cast<int>(fd);
+                break;
+            case FdKind::File:
+                ++found.open_files;
+                break;
+            case FdKind::Dir:
+                ++found.open_dirs;
+                break;
+            case FdKind::None:
+                break;
+        }
+    }
+    const auto nodes = area.nodes();
+    const auto high =
+        std::min<std::size_t>(area.header().node_high_water.load(std::memory_order_acquire), nodes.size());
+    std::vector<bool> used(high, false);
+    for (std::size_t i = 0; i < high; ++i) {
+        const auto& n = nodes[i];
+        if (n.state.load(std::memory_order_acquire) != NodeSlot::kLive) continue;
+        const auto nlookup = n.nlookup.load(std::memory_order_acquire);
+        int recorded_fd = -1;
+        if (const auto it = path_fd_of.find(n.id); it != path_fd_of.end()) {
+            recorded_fd = it->second;
+            path_fd_of.erase(it);
+        }
+        sys::UniqueFd fd;
+        if (recorded_fd >= 0) {
+            if (nlookup > 0 && names_inode(recorded_fd, n.dev, n.ino)) {
+                fd.reset(recorded_fd);
+                ++found.fds_adopted;
+            } else {
+                // Forgotten while its fd was still recorded (the close is ours to finish), or
+                // the number now names something else (then not ours: left open).
+                if (names_inode(recorded_fd, n.dev, n.ino)) sys::UniqueFd{recorded_fd}.reset();
+                mirror.drop_fd(recorded_fd);
+                ++found.fds_dropped;
+            }
+        }
+        if (nlookup == 0 || (!fd && n.handle_len == 0)) continue;  // unrecoverable: ESTALE later
+        InodeTable::Restored r;
+        r.id = n.id;
+        r.dev = static_cast<dev_t>(n.dev);
+        r.ino = static_cast<ino_t>(n.ino);
+        r.type = static_cast<mode_t>(n.type);
+        r.handle.assign(n.handle, n.handle + n.handle_len);
+        r.nlookup = nlookup;
+        r.fd = std::move(fd);
+        r.pinned = n.pinned.load(std::memory_order_acquire) != 0;
+        r.slot = static_cast<std::uint32_t>(i);
+        const auto inode = fs.inodes.restore(std::move(r));
+        const auto pt = n.passthrough.load(std::memory_order_acquire);
+        inode->passthrough.backing_id = static_cast<std::int32_t>(pt & 0xffffffffU);
+        inode->passthrough.opens = static_cast<std::uint32_t>(pt >> 32);
+        if (inode->passthrough.backing_id > 0) ++found.passthrough;
+        used[i] = true;
+        ++found.nodes;
+    }
+    // O_PATH records of nodes that were never published or already freed.
+    for (const auto& [node, fd] : path_fd_of) {
+        mirror.drop_fd(fd);
+        ++found.fds_dropped;
+    }
+    mirror.rebuild_free_list(used);
+    fs.inodes.restore_next_id(area.header().next_node_id.load(std::memory_order_acquire));
+    return found;
+}
+}  // namespace
+
+void attach(Fs& fs, Area& area, bool recovering) {
+    fs.mirror = std::make_unique<Mirror>(area);
+    fs.inodes.mirror_to(fs.mirror.get());
+    if (!recovering) {
+        fs.inodes.restore_next_id(area.header().next_node_id.load(std::memory_order_acquire));
+        return;
+    }
+    g_last = rebuild(fs, area, *fs.mirror);
+    spdlog::info(
+        "failover: rebuilt {} inodes ({} O_PATH fds kept, {} dropped), {} open files, {} open "
+        "directories, {} passthrough backing ids",
+        g_last.nodes, g_last.fds_adopted, g_last.fds_dropped, g_last.open_files, g_last.open_dirs,
+        g_last.passthrough);
+}
+
+std::vector<int> referenced_fds(const Area& area) {
+    std::vector<int> out;
+    const auto fds = area.fds();
+    for (std::size_t fd = 0; fd < fds.size(); ++fd)
+        if (fds[fd].word.load(std::memory_order_acquire) != 0) out.push_back(static_cast<int>(fd));
+    return out;
+}
+
+Recovered last_recovery() noexcept {
+    return g_last;
+}
+
+}  // namespace splicefs::fs::survival
