@@ -211,6 +211,17 @@ bool is_splicefs_mounted(const fs::path& mnt) {
     return false;
 }
 
+bool wait_dead(int pidfd, pid_t pid, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        pollfd p{pidfd, POLLIN, 0};
+        if (poll(&p, 1, 1) > 0) return true;
+        const char s = state_of(pid);
+        if (s == '\0' || s == 'Z' || s == 'X') return true;
+        if (Clock::now() >= deadline) return false;
+    }
+}
+
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     while (!pred()) {
@@ -579,10 +590,9 @@ void Disruption::kill_loop(const std::stop_token& st) {
             close(pidfd);
             continue;
         }
-        pollfd p{pidfd, POLLIN, 0};
-        const int ready = poll(&p, 1, 10000);
+        const bool dead = wait_dead(pidfd, w, 10s);
         close(pidfd);
-        if (ready <= 0) {
+        if (!dead) {
             findings_->error("worker " + std::to_string(w) + " still alive 10 s after SIGKILL");
             failed_ = true;
             return;

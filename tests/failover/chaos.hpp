@@ -66,6 +66,9 @@ private:
 [[nodiscard]] pid_t worker_of(pid_t supervisor);
 [[nodiscard]] std::string read_text(const fs::path& p);
 [[nodiscard]] bool is_splicefs_mounted(const fs::path& mnt);
+// Waits until the process behind pidfd has exited (a zombie counts): the pidfd's POLLIN, or
+// /proc saying Z or gone, since the POLLIN of a multi-threaded zombie can come late.
+bool wait_dead(int pidfd, pid_t pid, std::chrono::milliseconds timeout);
 // Polls pred every 5 ms until it holds or the timeout passes.
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
@@ -95,6 +98,8 @@ public:
     // fusermount3 -u and reap: the wait status, or nullopt when fallbacks were needed.
     std::optional<int> unmount();
     [[nodiscard]] std::string log() const;
+    [[nodiscard]] const fs::path& log_file() const noexcept { return log_file_; }  // --log-file
+    [[nodiscard]] const fs::path& out_file() const noexcept { return out_file_; }  // stdout+stderr
 
 private:
     fs::path mnt_, log_file_, out_file_;

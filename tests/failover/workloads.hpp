@@ -50,6 +50,7 @@ public:
 private:
     void data_check(int fd, std::vector<unsigned char>& model, const char* what);
     void churn();
+    void append();
     void dir_step();
 
     fs::path mnt_;
@@ -60,6 +61,7 @@ private:
     void* dir_ = nullptr;  // DIR*
     std::vector<std::string> dir_names_, dir_seen_;
     long iteration_ = 0;
+    long appends_ = 0;
     std::atomic<bool> waiter_got_{false};
     std::atomic<std::int64_t> waiter_at_ns_{0};
     std::atomic<std::int64_t> released_at_ns_{0};
