@@ -7,6 +7,7 @@
 
 #include "cli/parse.hpp"
 #include "cli/stats_command.hpp"
+#include "cli/upgrade_command.hpp"
 #include "core/exit_codes.hpp"
 #include "core/log.hpp"
 #include "mount/failover_supervisor.hpp"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     try {
         const std::span<const char* const> args(argv, static_cast<std::size_t>(argc));
         if (splicefs::cli::is_stats_command(args)) return splicefs::cli::run_stats_command(args);
+        if (splicefs::cli::is_upgrade_command(args)) return splicefs::cli::run_upgrade_command(args);
         auto parsed = splicefs::cli::parse_command_line(args);
         switch (parsed.action) {
             case Action::Help:

@@ -67,15 +67,17 @@ void parse_crash_loop(std::string_view value, Config& config) {
 Config::Resume parse_resume(std::string_view value) {
     std::string_view rest = value;
     constexpr unsigned kMaxFd = 1U << 30;
+    constexpr const char* kWant = "FUSE,HANDOFF,AREA fds (AREA -1: none)";
     Config::Resume r;
-    r.fuse_fd = static_cast<int>(take_number(rest, 0, kMaxFd, "FUSE,HANDOFF,AREA fds"));
-    for (int* fd : {&r.handoff_fd, &r.area_fd}) {
-        if (rest.empty() || rest.front() != ',')
-            throw std::invalid_argument("expected FUSE,HANDOFF,AREA fds");
-        rest.remove_prefix(1);
-        *fd = static_cast<int>(take_number(rest, 0, kMaxFd, "FUSE,HANDOFF,AREA fds"));
-    }
-    if (!rest.empty()) throw std::invalid_argument("expected FUSE,HANDOFF,AREA fds");
+    r.fuse_fd = static_cast<int>(take_number(rest, 0, kMaxFd, kWant));
+    if (!rest.starts_with(',')) throw std::invalid_argument(kWant);
+    rest.remove_prefix(1);
+    r.handoff_fd = static_cast<int>(take_number(rest, 0, kMaxFd, kWant));
+    if (!rest.starts_with(',')) throw std::invalid_argument(kWant);
+    rest.remove_prefix(1);
+    if (rest == "-1") return r;  // area_fd stays -1
+    r.area_fd = static_cast<int>(take_number(rest, 0, kMaxFd, kWant));
+    if (!rest.empty()) throw std::invalid_argument(kWant);
     return r;
 }
 

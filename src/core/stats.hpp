@@ -116,6 +116,10 @@ public:
     std::atomic<std::uint64_t> outside_changes{0};        // invalidations pushed for outside changes
     std::atomic<std::uint64_t> changed_opens{0};          // opens that found the file changed: cache dropped
     std::atomic<std::uint64_t> splice_fallbacks{0};       // files whose backing refused splice: copied
+    // Resent requests (failover) whose record said "started" and whose repeat found the work
+    // done: answered as done, which is right unless the worker died before the syscall and the
+    // name was there already (docs/design.md §2, the window).
+    std::atomic<std::uint64_t> resend_window_hits{0};
     // The backing filesystem and the watch decision (fs/backing_policy.hpp); set before serving.
     std::string backing_fs;
     bool backing_local = false;

@@ -45,8 +45,8 @@ HandoffArea HandoffArea::create() {
     sys::UniqueFd fd(::memfd_create("splicefs-handoff", 0));
     if (!fd) throw_errno("memfd_create for the failover handoff record");
     if (::ftruncate(fd.get(), sizeof(HandoffRecord)) != 0) throw_errno("ftruncate of the handoff record");
-    void* p = map(fd.get());
-    return {std::move(fd), new (p) HandoffRecord{}};  // zeroed memfd pages; construct the atomics
+    auto* record = new (map(fd.get())) HandoffRecord{};
+    return {std::move(fd), record};  // zeroed memfd pages; construct the atomics
 }
 
 HandoffArea HandoffArea::adopt(int raw_fd) {
@@ -58,7 +58,8 @@ HandoffArea HandoffArea::adopt(int raw_fd) {
                                 "the inherited handoff record has another size");
     }
     // Same layout (the handoff version was checked before the exec): use it as it is.
-    return {std::move(fd), std::launder(static_cast<HandoffRecord*>(map(fd.get())))};
+    auto* record = std::launder(static_cast<HandoffRecord*>(map(fd.get())));
+    return {std::move(fd), record};
 }
 
 HandoffArea::HandoffArea(HandoffArea&& other) noexcept

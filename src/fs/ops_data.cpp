@@ -16,6 +16,7 @@
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/ops.hpp"
 #include "fs/passthrough.hpp"
 #include "fs/passthrough_wire.hpp"
@@ -186,11 +187,21 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     } else {
         const CallerCredentials creds(fs, req, CallerCredentials::Umask::Caller);
         if (creds.error() != 0) return creds.error();
-        fd.reset(open_with_atime_policy(fs.config, false, [&](int extra) {
-            return ::openat(
-                dir.fd(), name,
-                backing_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL) | extra, mode);
-        }));
+        const auto open_as = [&](int how) {
+            return open_with_atime_policy(fs.config, false, [&](int extra) {
+                return ::openat(dir.fd(), name, backing_flags(fs, fi->flags) | O_NOFOLLOW | how | extra,
+                                mode);
+            });
+        };
+        // An O_EXCL create resent after a failover finds the file its first delivery made
+        // (inflight.hpp): it opens that file instead of failing with EEXIST.
+        if (!inflight::already_done()) {
+            inflight::mark_started();
+            fd.reset(open_as(O_CREAT | (fi->flags & O_EXCL)));
+        }
+        if (const int err = inflight::settle(fd || inflight::already_done() ? 0 : errno, EEXIST); err != 0)
+            return err;
+        if (!fd) fd.reset(open_as(0));
         if (!fd) return errno;
     }
     fuse_entry_param e{};
@@ -238,6 +249,17 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
         if (from_pipe) drain_pipe(fs, pipe_fd, size);
         return EROFS;
     }
+    if (inflight::recording()) {
+        // An appending write resent after a failover: answered from its record when it ran.
+        struct stat st {};
+        if (::fstat(handle_fd(fi), &st) == 0) {
+            if (const auto answered = inflight::append_replay(static_cast<std::uint64_t>(st.st_size), size)) {
+                if (from_pipe) drain_pipe(fs, pipe_fd, size);
+                fuse_reply_write(req, static_cast<std::size_t>(*answered));
+                return 0;
+            }
+        }
+    }
     remove_privs_before_direct_write(fs, req, fi);
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
     out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
@@ -271,6 +293,7 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
         if (rc > 0) done = static_cast<std::size_t>(rc);
     }
     if (from_pipe && done < size) drain_pipe(fs, pipe_fd, size - done);
+    inflight::append_done(done == 0 && rc < 0 ? static_cast<int>(-rc) : 0, done);
     if (done == 0 && rc < 0) return static_cast<int>(-rc);
     fs.stats.writes.add(spliced, done);
     fuse_reply_write(req, done);

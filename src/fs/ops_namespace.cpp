@@ -10,6 +10,7 @@
 #include "fs/credentials.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/ops.hpp"
 #include "fs/reshape.hpp"
 
@@ -32,7 +33,9 @@ int create_node(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mod
         }
         const CallerCredentials creds(fs, req, umask, fs.reshaping ? &creation.as : nullptr);
         if (creds.error() != 0) return creds.error();
-        if (make(dir.fd(), creation.mode) != 0) return errno;
+        // A resend after a failover finds what its first delivery made (inflight.hpp).
+        if (const int err = inflight::run([&] { return make(dir.fd(), creation.mode); }, EEXIST); err != 0)
+            return err;
     }
     fuse_entry_param e{};
     if (const int err = lookup_entry(fs, dir, name, e); err != 0) return err;
@@ -68,8 +71,14 @@ int link(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const cha
     if (!dir) return dir.error();
     if (fs.read_only()) return EROFS;
     // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
-    if (::linkat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), dir.fd(), newname, AT_SYMLINK_FOLLOW) != 0)
-        return errno;
+    if (const int err = inflight::run(
+            [&] {
+                return ::linkat(AT_FDCWD, proc_fd_path(inode.fd()).c_str(), dir.fd(), newname,
+                                AT_SYMLINK_FOLLOW);
+            },
+            EEXIST);
+        err != 0)
+        return err;
     fuse_entry_param e{};
     if (const int err = lookup_entry(fs, dir, newname, e); err != 0) return err;
     if (fs.reshaping) [[unlikely]] {
@@ -85,7 +94,8 @@ int unlink(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (fs.read_only()) return EROFS;
     if (fs.reshaping && fs.config.reshape.delete_deny) [[unlikely]]
         return EPERM;
-    if (::unlinkat(dir.fd(), name, 0) != 0) return errno;
+    if (const int err = inflight::run([&] { return ::unlinkat(dir.fd(), name, 0); }, ENOENT); err != 0)
+        return err;
     fuse_reply_err(req, 0);
     return 0;
 }
@@ -96,7 +106,9 @@ int rmdir(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (fs.read_only()) return EROFS;
     if (fs.reshaping && fs.config.reshape.delete_deny) [[unlikely]]
         return EPERM;
-    if (::unlinkat(dir.fd(), name, AT_REMOVEDIR) != 0) return errno;
+    if (const int err = inflight::run([&] { return ::unlinkat(dir.fd(), name, AT_REMOVEDIR); }, ENOENT);
+        err != 0)
+        return err;
     fuse_reply_err(req, 0);
     return 0;
 }
@@ -110,7 +122,12 @@ int rename(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino
     if (fs.read_only()) return EROFS;
     if (fs.reshaping && fs.config.reshape.rename_deny) [[unlikely]]
         return EPERM;
-    if (::renameat2(from.fd(), name, to.fd(), newname, flags) != 0) return errno;
+    // A repeated rename finds no source (ENOENT). RENAME_EXCHANGE repeated would swap back: a
+    // resend whose record says done skips it; one that says started is the window.
+    if (const int err =
+            inflight::run([&] { return ::renameat2(from.fd(), name, to.fd(), newname, flags); }, ENOENT);
+        err != 0)
+        return err;
     fuse_reply_err(req, 0);
     return 0;
 }

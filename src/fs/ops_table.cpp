@@ -1,6 +1,7 @@
 // The one boundary between libfuse's C callbacks and the op implementations: every adapter
 // is noexcept, times the op, turns a returned errno (or an exception) into exactly one
 // fuse_reply_err, and counts errors.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 
@@ -13,6 +14,7 @@
 #include <type_traits>
 
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/offload.hpp"
 #include "fs/ops.hpp"
 #include "fs/tuning.hpp"
@@ -44,6 +46,14 @@ private:
 constexpr bool may_offload(Op op) noexcept {
     return op == Op::Read || op == Op::Fsync || op == Op::Fsyncdir || op == Op::Flock ||
            op == Op::Fallocate || op == Op::CopyFileRange;
+}
+
+// Ops whose repeat would change what a program sees: a resend after a failover is answered
+// from their record (inflight.hpp). setattr is not among them: it sets explicit values, and
+// running it twice leaves what running it once does.
+constexpr bool may_record(Op op) noexcept {
+    return op == Op::Mkdir || op == Op::Mknod || op == Op::Symlink || op == Op::Link || op == Op::Unlink ||
+           op == Op::Rmdir || op == Op::Rename || op == Op::Create || op == Op::Write;
 }
 
 // An argument as kept for a pool thread: libfuse's fuse_file_info lives on the reader's
@@ -107,12 +117,35 @@ private:
         }
     }
 
+    // Of creates, only O_EXCL ones (a repeated plain create opens what the first made); of
+    // writes, only appending ones (a repeated pwrite at an offset writes the same bytes).
+    static bool recorded(Args... args) noexcept {
+        if constexpr (kOp == Op::Create) {
+            return (std::get<3>(std::tuple<Args...>(args...))->flags & O_EXCL) != 0;
+        } else if constexpr (kOp == Op::Write) {
+            return (std::get<3>(std::tuple<Args...>(args...))->flags & O_APPEND) != 0;
+        } else {
+            return true;
+        }
+    }
+
+    static int invoke(Fs& fs, fuse_req_t req, Args... args) {
+        if constexpr (may_record(kOp)) {
+            if (fs.mirror && recorded(args...)) {
+                const inflight::Scope scope(fs, req, kOp);
+                if (scope.error() != 0) return scope.error();
+                return Impl(fs, req, args...);
+            }
+        }
+        return Impl(fs, req, args...);
+    }
+
     static void run(fuse_req_t req, Args... args) noexcept {
         Fs& fs = fs_of(req);
         OpTimer timer(fs.stats.op(kOp));
         int err = 0;
         try {
-            err = Impl(fs, req, args...);
+            err = invoke(fs, req, args...);
         } catch (const std::bad_alloc&) {
             err = ENOMEM;
         } catch (const std::system_error& e) {

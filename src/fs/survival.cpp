@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/survival_mirror.hpp"
 
 namespace splicefs::fs::survival {
@@ -100,6 +101,7 @@ Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
 }  // namespace
 
 void attach(Fs& fs, Area& area, bool recovering) {
+    age_inflight(area);
     fs.mirror = std::make_unique<Mirror>(area);
     fs.inodes.mirror_to(fs.mirror.get());
     if (!recovering) {

@@ -54,14 +54,18 @@ struct FdSlot {
     }
 };
 
-// A non-idempotent request in flight, keyed by the kernel's unique (inflight.hpp).
+// A non-idempotent request in flight, keyed by the kernel's unique without the resend bit
+// (inflight.hpp). Claimed by a CAS of `unique` from 0, then published by `state`.
 struct InflightSlot {
-    std::atomic<std::uint64_t> unique;  // 0: free; claimed by CAS
-    std::atomic<std::uint32_t> state;   // InflightState
-    std::uint32_t opcode;
-    std::int32_t error;  // the backing syscall's errno (0: success)
-    std::uint32_t pad;
-    std::uint64_t result;  // op-specific: a created node's id, bytes written
+    std::atomic<std::uint64_t> unique;      // 0: free
+    std::atomic<std::uint32_t> state;       // kFree, kStarted (before the syscall), kDone (after)
+    std::atomic<std::uint32_t> generation;  // the worker that last owned it (Header::generation)
+    std::uint32_t op;                       // splicefs::Op
+    std::int32_t error;                     // the backing syscall's errno (0: success), with kDone
+    std::uint64_t result;                   // appending writes: file size before, then bytes written
+    static constexpr std::uint32_t kFree = 0;
+    static constexpr std::uint32_t kStarted = 1;
+    static constexpr std::uint32_t kDone = 2;
 };
 
 struct Header {
@@ -80,6 +84,7 @@ struct Header {
     std::uint32_t pad;
     std::atomic<std::uint64_t> next_node_id;     // ids never repeat across workers
     std::atomic<std::uint32_t> node_high_water;  // slots at or above were never used
+    std::atomic<std::uint32_t> generation;       // workers attached so far (in-flight records' age)
     std::atomic<std::uint32_t> ready;            // set last by create()
 };
 

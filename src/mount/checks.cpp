@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,10 +58,19 @@ bool is_mount_root(const std::filesystem::path& dir) {
            (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 }
 
+// A daemon died and left its mount behind. statfs always asks the (dead) connection; stat
+// can be answered from root attributes the kernel still caches (for up to the attr timeout).
+bool dead_fuse_mount(const std::filesystem::path& p) {
+    struct statfs sfs {};
+    struct stat st {};
+    return (::statfs(p.c_str(), &sfs) != 0 && errno == ENOTCONN) ||
+           (::stat(p.c_str(), &st) != 0 && errno == ENOTCONN);
+}
+
 void check_mountpoint(Config& config) {
     const auto& p = config.mountpoint;
     struct stat st {};
-    if (::stat(p.c_str(), &st) != 0 && errno == ENOTCONN) {
+    if (dead_fuse_mount(p)) {
         // A daemon died and left its mount behind ("Transport endpoint is not connected").
         if (!config.recover_stale) {
             throw ExitError(ExitCode::Mountpoint, "mountpoint " + p.string() +

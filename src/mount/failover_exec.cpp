@@ -109,7 +109,8 @@ bool handoff_version_of(const std::filesystem::path& exe, std::string& version, 
 }
 
 std::string exec_with_fds(const std::filesystem::path& exe, const std::vector<std::string>& args,
-                          const std::string& resume, const std::vector<int>& keep) {
+                          const std::string& resume, const std::vector<int>& keep,
+                          const std::filesystem::path& dir) {
     for (const int fd : keep) {
         const int flags = ::fcntl(fd, F_GETFD);
         if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
@@ -125,8 +126,11 @@ std::string exec_with_fds(const std::filesystem::path& exe, const std::vector<st
     }
     words.push_back(resume);
     auto argv = c_argv(words);
+    if (::chdir(dir.c_str()) != 0) return "chdir " + dir.string() + ": " + why(errno);
     ::execve(exe.c_str(), argv.data(), environ);
-    return why(errno);
+    const int err = errno;
+    (void)::chdir("/");  // where a daemon belongs
+    return why(err);
 }
 
 }  // namespace splicefs::mount

@@ -17,10 +17,10 @@ namespace splicefs::mount {
 // Runs `exe --handoff-version` (10 s at most) and returns its first line in `version`.
 bool handoff_version_of(const std::filesystem::path& exe, std::string& version, std::string& err);
 
-// Clears FD_CLOEXEC on `keep` and execs exe with `args` (any earlier --resume dropped) plus
-// `resume`. Returns only on failure, with the reason.
+// Clears FD_CLOEXEC on `keep`, goes back to `dir` (relative paths in `args`) and execs exe with
+// `args` (any earlier --resume dropped) plus `resume`. Returns only on failure, with the reason.
 [[nodiscard]] std::string exec_with_fds(const std::filesystem::path& exe,
                                         const std::vector<std::string>& args, const std::string& resume,
-                                        const std::vector<int>& keep);
+                                        const std::vector<int>& keep, const std::filesystem::path& dir);
 
 }  // namespace splicefs::mount

@@ -269,7 +269,7 @@ void Supervisor::exec_new_binary() {
     }
     const std::string resume = fmt::format("--resume={},{},{}", p_.fuse_fd, p_.handoff.fd(), p_.area.fd());
     log::flush();
-    const std::string err = exec_with_fds(exe_, argv_, resume, pass);
+    const std::string err = exec_with_fds(exe_, argv_, resume, pass, p_.start_dir);
     fail_upgrade("exec of " + exe_.string() + " failed: " + err);
 }
 

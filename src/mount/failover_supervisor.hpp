@@ -64,6 +64,7 @@ struct SupervisorParts {
     int fuse_fd;
     WorkerEntry worker;
     bool resumed;  // started by a live upgrade's exec: the kernel's INIT is already answered
+    std::filesystem::path start_dir;  // the cwd the arguments were given in (daemonising leaves it)
 };
 
 class Supervisor {

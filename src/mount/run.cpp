@@ -152,13 +152,13 @@ struct FailoverParts {
 };
 
 int supervise(fuse_session* se, const Config& config, fs::Fs& fs, FailoverParts& parts, int fuse_fd,
-              bool resumed) {
+              bool resumed, const std::filesystem::path& start_dir) {
     const pid_t me = ::getpid();
     Supervisor supervisor(SupervisorParts{config, fs, parts.handoff, parts.area, fuse_fd,
                                           [se, &config, &fs, &parts, me](bool recovering) {
                                               return worker_main(se, config, fs, parts.area, me, recovering);
                                           },
-                                          resumed});
+                                          resumed, start_dir});
     return supervisor.run();
 }
 
@@ -190,7 +190,7 @@ int run_resumed(const Config& config) {
     fs::attach_handoff(*fs, parts.handoff.record(), handoff_version_text());
     int code = to_int(ExitCode::Ok);
     try {
-        code = supervise(se.get(), config, *fs, parts, fds.fuse_fd, true);
+        code = supervise(se.get(), config, *fs, parts, fds.fuse_fd, true, std::filesystem::current_path());
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         code = to_int(ExitCode::Runtime);
@@ -227,6 +227,7 @@ int run(Config config) {
     check_dev_fuse();
     raise_nofile_limit();
 
+    const std::filesystem::path start_dir = std::filesystem::current_path();  // before daemonising
     const std::string failover_off = failover_off_reason(config);
     std::optional<FailoverParts> failover;
     if (failover_off.empty()) {
@@ -281,7 +282,7 @@ int run(Config config) {
     int code = to_int(ExitCode::Ok);
     try {
         if (failover) {
-            code = supervise(se.get(), config, *fs, *failover, fuse_session_fd(se.get()), false);
+            code = supervise(se.get(), config, *fs, *failover, fuse_session_fd(se.get()), false, start_dir);
         } else {
             bool signalled = false;
             code = serve_and_report(se.get(), config, *fs, true, signalled);

@@ -1,16 +1,21 @@
-// The daemon dies (SIGKILL) in the middle of a large write: fsync'ed data survives, the mount
-// answers ENOTCONN, and a new daemon recovers the stale mount (or refuses with
-// --no-recover-stale).
+// SIGKILLs in the middle of a large write. The worker first: its supervisor starts another
+// and the writer never notices (failover). Then the daemon itself (the supervisor; its
+// worker follows it): fsync'ed data survives, the mount answers ENOTCONN, and a new daemon
+// recovers the stale mount (or refuses with --no-recover-stale).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "rel_util.hpp"
@@ -20,8 +25,9 @@ namespace {
 
 constexpr std::size_t kChunk = 1 << 20;  // one 1 MiB write(2) per step
 constexpr std::size_t kChunksPerFsync = 4;
-constexpr std::size_t kKillAfter = 24u << 20;  // kill once this much is fsync'ed
-constexpr std::size_t kMaxBytes = 512u << 20;  // the writer never goes beyond
+constexpr std::size_t kKillWorkerAfter = 12u << 20;  // kill the worker once this much is fsync'ed
+constexpr std::size_t kKillAfter = 24u << 20;        // then the daemon
+constexpr std::size_t kMaxBytes = 512u << 20;        // the writer never goes beyond
 
 // Byte i of the stream the writer produces (the same at any offset, so a prefix can be checked).
 Bytes stream_bytes(std::size_t off, std::size_t n) {
@@ -31,6 +37,13 @@ Bytes stream_bytes(std::size_t off, std::size_t n) {
         b[i] = static_cast<unsigned char>((x * 2654435761u) >> 13);
     }
     return b;
+}
+
+// The supervisor's only child: its worker (0 when there is none).
+pid_t worker_of(pid_t daemon) {
+    std::ifstream in("/proc/" + std::to_string(daemon) + "/task/" + std::to_string(daemon) + "/children");
+    pid_t pid = 0;
+    return in >> pid ? pid : 0;
 }
 
 std::size_t count_lines_with(const std::string& text, const std::string& needle) {
@@ -75,8 +88,21 @@ TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
             }
         }
     });
+    // The worker dies: a new one takes over, the writer goes on without an error.
+    const bool reached_worker_kill =
+        wait_until([&] { return synced.load() >= kKillWorkerAfter || writer_errno != 0; }, 60s);
+    const pid_t worker = worker_of(d1->pid());
+    ASSERT_GT(worker, 0) << "no worker under the daemon\n" << d1->log();
+    ASSERT_EQ(::kill(worker, SIGKILL), 0);
     const bool reached = wait_until([&] { return synced.load() >= kKillAfter || writer_errno != 0; }, 60s);
-    d1->kill_hard();  // while the writer is still issuing 1 MiB writes
+    EXPECT_TRUE(reached_worker_kill);
+    EXPECT_EQ(writer_errno.load(), 0)
+        << "the worker's death reached the writer: " << std::strerror(writer_errno) << "\n"
+        << d1->log();
+    const std::string after_failover = stats_json(dirs.mnt);
+    EXPECT_NE(after_failover.find("\"failovers\":1,"), std::string::npos) << after_failover;
+
+    d1->kill_hard();  // the daemon, while the writer is still issuing 1 MiB writes
     stop = true;
     writer.join();
     ASSERT_TRUE(reached) << "writer too slow";
@@ -95,10 +121,18 @@ TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
     RecordProperty("fsynced_bytes_before_kill", std::to_string(n));
     RecordProperty("backing_bytes_after_kill", std::to_string(backing.size()));
 
-    // The dead mount: Transport endpoint is not connected.
-    struct stat st {};
+    // The dead mount: Transport endpoint is not connected, once the worker has followed its
+    // supervisor (it gets SIGTERM when the supervisor dies and ends after its current
+    // request). getxattr always asks the daemon: a stat meanwhile could cache attributes.
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return ::getxattr(dirs.mnt.c_str(), "user.splicefs.stats", nullptr, 0) == -1 && errno == ENOTCONN;
+        },
+        10s));
+    // statfs too: stat may still be answered from cached root attributes.
+    struct statfs sfs {};
     errno = 0;
-    EXPECT_EQ(stat(dirs.mnt.c_str(), &st), -1);
+    EXPECT_EQ(statfs(dirs.mnt.c_str(), &sfs), -1);
     EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
     EXPECT_TRUE(test::is_splicefs_mounted(dirs.mnt));
 
@@ -110,7 +144,7 @@ TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
     EXPECT_NE(refused.output.find("fusermount3 -u"), std::string::npos) << refused.output;
     EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
     errno = 0;
-    EXPECT_EQ(stat(dirs.mnt.c_str(), &st), -1) << "the refusing run must leave the mount alone";
+    EXPECT_EQ(statfs(dirs.mnt.c_str(), &sfs), -1) << "the refusing run must leave the mount alone";
     EXPECT_EQ(errno, ENOTCONN);
 
     // Default: recognises the stale mount, says so once, mounts afresh.

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/ops.hpp"
 #include "fs/survival.hpp"
 #include "fs/survival_mirror.hpp"
@@ -390,6 +392,172 @@ TEST_F(SurvivalTest, RandomKillsLeaveARecoverableArea) {
         next.reset();
         close_all_but(keep);
     }
+}
+
+}  // namespace
+}  // namespace splicefs::fs
+
+namespace splicefs::fs {
+namespace {
+
+// What libfuse 3.14's struct fuse_req starts with (inflight.hpp reads the unique there).
+struct FakeReq {
+    fuse_session* se;
+    std::uint64_t unique;
+};
+
+class InflightTest : public SurvivalTest {
+protected:
+    // A worker that opens a record for `unique`, runs `work` and dies before its reply.
+    template <typename Work>
+    void worker_dies_after(Area& area, Fs& pristine, Op op, std::uint64_t unique, Work work) {
+        const pid_t pid = clone_worker();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            survival::attach(pristine, area, false);
+            pristine.session = session();
+            FakeReq req{session(), unique};
+            const inflight::Scope scope(pristine, reinterpret_cast<fuse_req_t>(&req), op);
+            work(pristine);
+            ::kill(::getpid(), SIGKILL);
+        }
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    }
+    std::unique_ptr<Fs> next_worker(Area& area) {
+        auto fs = make(area);
+        survival::attach(*fs, area, true);
+        fs->session = session();
+        return fs;
+    }
+    fuse_session* session() { return reinterpret_cast<fuse_session*>(&session_stand_in_); }
+    int mkdir_x(int dirfd) const { return ::mkdirat(dirfd, "x", 0755); }
+    int root_fd() const { return fd_.get(); }
+    void SetUp() override {
+        SurvivalTest::SetUp();
+        fd_.reset(::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    void TearDown() override {
+        fd_.reset();
+        SurvivalTest::TearDown();
+    }
+
+    int session_stand_in_ = 0;
+    sys::UniqueFd fd_;
+};
+
+constexpr std::uint64_t kResent = inflight::kResentBit;
+
+TEST_F(InflightTest, AResentMkdirThatRanIsAnsweredAsDoneWithoutRunningAgain) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    worker_dies_after(area, *pristine, Op::Mkdir, 100,
+                      [&](Fs&) { EXPECT_EQ(inflight::run([&] { return mkdir_x(root_fd()); }, EEXIST), 0); });
+    auto next = next_worker(area);
+    FakeReq resent{session(), 100 | kResent};
+    const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Mkdir);
+    EXPECT_EQ(scope.error(), 0);
+    EXPECT_TRUE(inflight::already_done());
+    bool ran = false;
+    EXPECT_EQ(inflight::run(
+                  [&] {
+                      ran = true;
+                      return mkdir_x(root_fd());
+                  },
+                  EEXIST),
+              0);
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(area.stats().resend_window_hits.load(), 0U);
+}
+
+TEST_F(InflightTest, AResentMkdirThatFailedGetsItsErrorBack) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    ASSERT_EQ(mkdir_x(root_fd()), 0);
+    worker_dies_after(area, *pristine, Op::Mkdir, 200, [&](Fs&) {
+        EXPECT_EQ(inflight::run([&] { return mkdir_x(root_fd()); }, EEXIST), EEXIST);
+    });
+    auto next = next_worker(area);
+    FakeReq resent{session(), 200 | kResent};
+    const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Mkdir);
+    EXPECT_EQ(scope.error(), EEXIST);
+}
+
+TEST_F(InflightTest, DeathBetweenSyscallAndRecordIsTheCountedWindow) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    // The syscall ran; the worker died before settle() recorded it.
+    worker_dies_after(area, *pristine, Op::Unlink, 300, [&](Fs&) {
+        inflight::mark_started();
+        ASSERT_EQ(::unlinkat(root_fd(), "f", 0), 0);
+    });
+    auto next = next_worker(area);
+    FakeReq resent{session(), 300 | kResent};
+    const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Unlink);
+    EXPECT_FALSE(inflight::already_done());
+    EXPECT_EQ(inflight::run([&] { return ::unlinkat(root_fd(), "f", 0); }, ENOENT), 0);
+    EXPECT_EQ(area.stats().resend_window_hits.load(), 1U);
+}
+
+TEST_F(InflightTest, ARequestThatNeverStartedRunsNormally) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    worker_dies_after(area, *pristine, Op::Rmdir, 400, [&](Fs&) {});  // claimed, never started
+    auto next = next_worker(area);
+    FakeReq resent{session(), 400 | kResent};
+    const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Rmdir);
+    EXPECT_FALSE(inflight::already_done());
+    // A real error is still an error (the name is not a directory that exists).
+    EXPECT_EQ(inflight::run([&] { return ::unlinkat(root_fd(), "nothing", AT_REMOVEDIR); }, ENOENT), ENOENT);
+}
+
+TEST_F(InflightTest, AnAppendingWriteIsNotAppendedTwice) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    const sys::UniqueFd fd{::openat(root_fd(), "f", O_WRONLY | O_APPEND | O_CLOEXEC)};
+    ASSERT_TRUE(fd.valid());
+    // 500: written and recorded; 600: written, the worker died before the record.
+    worker_dies_after(area, *pristine, Op::Write, 500, [&](Fs&) {
+        ASSERT_FALSE(inflight::append_replay(0, 5).has_value());
+        ASSERT_EQ(::write(fd.get(), "hello", 5), 5);
+        inflight::append_done(0, 5);
+    });
+    auto pristine2 = make(area);
+    worker_dies_after(area, *pristine2, Op::Write, 600, [&](Fs&) {
+        ASSERT_FALSE(inflight::append_replay(5, 3).has_value());
+        ASSERT_EQ(::write(fd.get(), "abc", 3), 3);
+    });
+    auto next = next_worker(area);
+    {
+        FakeReq resent{session(), 500 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Write);
+        EXPECT_EQ(inflight::append_replay(8, 5), std::optional<std::uint64_t>(5));
+    }
+    {
+        FakeReq resent{session(), 600 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Write);
+        EXPECT_EQ(inflight::append_replay(8, 3), std::optional<std::uint64_t>(3));
+    }
+    EXPECT_EQ(area.stats().resend_window_hits.load(), 1U);
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    EXPECT_EQ(st.st_size, 8);
+}
+
+TEST_F(InflightTest, RecordsOutliveACrashLoopThenAreFreed) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    worker_dies_after(area, *pristine, Op::Mkdir, 700,
+                      [&](Fs&) { EXPECT_EQ(inflight::run([&] { return mkdir_x(root_fd()); }, EEXIST), 0); });
+    // The kernel resends 700 to the next worker; a record survives a crash loop of them.
+    for (int i = 0; i < 16; ++i) (void)next_worker(area);
+    std::size_t kept = 0;
+    for (const auto& s : area.inflight()) kept += s.unique.load() != 0 ? 1U : 0U;
+    EXPECT_EQ(kept, 1U);
+    (void)next_worker(area);  // then it is garbage: answered by a worker that died before freeing it
+    std::size_t used = 0;
+    for (const auto& s : area.inflight()) used += s.unique.load() != 0 ? 1U : 0U;
+    EXPECT_EQ(used, 0U);
 }
 
 }  // namespace
