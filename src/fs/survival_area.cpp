@@ -130,6 +130,8 @@ Area Area::adopt(int memfd) {
     Stats& s = area.stats();
     std::construct_at(&s.backing_fs);
     std::construct_at(&s.watch_reason);
+    std::construct_at(&s.failover_off_reason);
+    std::construct_at(&s.handoff_version);
     area.owns_stats_ = true;
     return area;
 }
