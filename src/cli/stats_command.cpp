@@ -36,6 +36,13 @@ std::string micros(std::int64_t us) {
     return fmt::format("<={:.1f} s", static_cast<double>(us) / 1e6);
 }
 
+// A measured duration (not a bucket bound).
+std::string micros_exact(std::int64_t us) {
+    if (us == 0) return "-";
+    if (us < 1000) return fmt::format("{} us", us);
+    return fmt::format("{:.1f} ms", static_cast<double>(us) / 1e3);
+}
+
 std::string transfer_row(std::string_view name, const StatsJson& t) {
     const auto sb = t.num("spliced_bytes");
     const auto cb = t.num("copied_bytes");
@@ -130,6 +137,22 @@ std::string format_stats_table(std::string_view json) {
             "Opens that found the file changed (kernel cache dropped) {}, files copied because the "
             "backing refused splice {}\n",
             doc.num("changed_opens"), doc.num("splice_fallbacks"));
+    }
+
+    if (doc.find("supervisor_pid") != nullptr) {
+        out += fmt::format("\nDaemon: splicefs {}, supervisor pid {}, worker pid {}, handoff version {}\n",
+                           doc.str("version"), doc.num("supervisor_pid"), doc.num("worker_pid"),
+                           doc.str("handoff_version"));
+        if (doc.num("failover") != 0) {
+            out += fmt::format(
+                "Failover on: {} failovers, last pause {}, {} requests resent; {} upgrades, {} refused{}\n",
+                doc.num("failovers"), micros_exact(doc.num("failover_last_pause_us")),
+                doc.num("requests_resent"), doc.num("upgrades"), doc.num("upgrade_failures"),
+                doc.str("upgrade_error").empty() ? std::string{}
+                                                 : " (last: " + doc.str("upgrade_error") + ")");
+        } else {
+            out += fmt::format("Failover off: {}\n", doc.str("failover_reason"));
+        }
     }
 
     const StatsJson& ops = doc.at("ops");

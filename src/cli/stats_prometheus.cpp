@@ -113,7 +113,38 @@ constexpr std::array kScalars = {
            "Opens that found the backing file changed since the kernel last saw it (cache dropped)."},
     Scalar{"splicefs_splice_fallbacks_total", "counter", "splice_fallbacks",
            "Files whose writes are copied because the backing refused splice."},
+    Scalar{"splicefs_failover_enabled", "gauge", "failover",
+           "1 when the death of the worker would be survived (failover on), else 0."},
+    Scalar{"splicefs_failovers_total", "counter", "failovers", "Workers replaced after a death."},
+    Scalar{"splicefs_requests_resent_total", "counter", "requests_resent",
+           "Requests the kernel resent to a new worker after a failover or upgrade."},
+    Scalar{"splicefs_upgrades_total", "counter", "upgrades", "Live upgrades (splicefs upgrade) that took."},
+    Scalar{"splicefs_upgrade_failures_total", "counter", "upgrade_failures", "Live upgrades refused."},
+    Scalar{"splicefs_supervisor_pid", "gauge", "supervisor_pid", "Pid of the daemon that holds the mount."},
+    Scalar{"splicefs_worker_pid", "gauge", "worker_pid", "Pid of the process serving requests."},
 };
+
+// The pause of the last failover or upgrade, and the running version (an info-style gauge).
+void failover_extras(Exposition& e, const std::vector<Mount>& mounts) {
+    e.family("splicefs_failover_last_pause_seconds", "gauge",
+             "From the supervisor noticing a worker's death (or starting an upgrade) to the first reply "
+             "of the next worker.");
+    for (const Mount& m : mounts) {
+        if (!m.doc || m.doc->find("failover_last_pause_us") == nullptr) continue;
+        e.sample("splicefs_failover_last_pause_seconds", m.label,
+                 seconds(static_cast<std::uint64_t>(m.doc->num("failover_last_pause_us"))));
+    }
+    e.family("splicefs_build_info", "gauge", "Always 1; labelled with the running daemon's versions.");
+    for (const Mount& m : mounts) {
+        if (!m.doc || m.doc->find("version") == nullptr) continue;
+        e.sample("splicefs_build_info",
+                 fmt::format(
+                     R"({},version="{}",handoff_version="{}")", m.label, label_value(m.doc->str("version")),
+                     label_value(m.doc->find("handoff_version") != nullptr ? m.doc->str("handoff_version")
+                                                                           : std::string{})),
+                 1);
+    }
+}
 
 void transfers(Exposition& e, const std::vector<Mount>& mounts) {
     struct Part {
@@ -202,6 +233,7 @@ std::string format_prometheus(std::span<const MountCounters> mounts) {
             e.sample(s.metric, m.label, v);
         }
     }
+    failover_extras(e, parsed);
     operations(e, parsed);
     return e.take();
 }

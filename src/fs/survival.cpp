@@ -48,6 +48,7 @@ Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
     const auto high =
         std::min<std::size_t>(area.header().node_high_water.load(std::memory_order_acquire), nodes.size());
     std::vector<bool> used(high, false);
+    std::vector<std::uint64_t> watched;  // directories the backing watch had marked (pinned)
     for (std::size_t i = 0; i < high; ++i) {
         const auto& n = nodes[i];
         if (n.state.load(std::memory_order_acquire) != NodeSlot::kLive) continue;
@@ -86,6 +87,7 @@ Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
         inode->passthrough.backing_id = static_cast<std::int32_t>(pt & 0xffffffffU);
         inode->passthrough.opens = static_cast<std::uint32_t>(pt >> 32);
         if (inode->passthrough.backing_id > 0) ++found.passthrough;
+        if (n.pinned.load(std::memory_order_acquire) != 0 && S_ISDIR(n.type)) watched.push_back(n.id);
         used[i] = true;
         ++found.nodes;
     }
@@ -96,6 +98,10 @@ Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
     }
     mirror.rebuild_free_list(used);
     fs.inodes.restore_next_id(area.header().next_node_id.load(std::memory_order_acquire));
+    // Their marks are still on the fanotify group (an fd of the supervisor); this worker's
+    // watch learns them again (marking twice is harmless) so that forgets unmark them.
+    if (fs.watch)
+        for (const auto id : watched) fs.watch->watch(id);
     return found;
 }
 }  // namespace

@@ -90,7 +90,7 @@ Area Area::create(std::size_t max_fds) {
     Area area(std::move(fd), base, size);
     // The memfd reads as zeros: every slot starts free. The header is written last but one,
     // `ready` last, so an area whose creator died half-way is refused by adopt().
-    auto* header = ::new (base) Header{};
+    Header* header = std::construct_at(static_cast<Header*>(base));
     header->magic = layout.magic;
     header->version = layout.version;
     header->stats_size = layout.stats_size;
@@ -103,7 +103,7 @@ Area Area::create(std::size_t max_fds) {
     header->max_fds = layout.max_fds;
     header->max_inflight = layout.max_inflight;
     header->next_node_id.store(2, std::memory_order_relaxed);  // 1 is the root's
-    ::new (static_cast<char*>(base) + layout.stats_offset) Stats{};
+    std::construct_at(reinterpret_cast<Stats*>(static_cast<char*>(base) + layout.stats_offset));
     area.owns_stats_ = true;
     header->ready.store(1, std::memory_order_release);
     return area;

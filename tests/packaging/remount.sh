@@ -18,7 +18,14 @@ echo "$T/b $T/m fuse.splicefs defaults,nosuid,nodev,noatime 0 0" >"$T/fstab"
 
 opts() { awk -v m="$1" '$2 == m { print $4 }' /proc/mounts; }
 has_opt() { tr , '\n' <<<"$(opts "$1")" | grep -qx "$2"; }
-daemons() { pgrep -f "^splicefs $T/b " | sort | tr '\n' ' '; }
+# The daemons: processes of this command line whose parent is not one (a failover worker's is).
+daemons() {
+    local all p
+    all=$(pgrep -f "^splicefs $T/b ")
+    for p in $all; do
+        grep -qw "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" <<<"$all" || echo "$p"
+    done | sort | tr '\n' ' '
+}
 daemon_ro() { getfattr -n trusted.splicefs.read_only --only-values "$T/m" 2>/dev/null; }
 kept_flags() { has_opt "$T/m" nosuid && has_opt "$T/m" nodev && has_opt "$T/m" noatime; }
 state_is() { has_opt "$T/m" "$1" && [ "$(daemon_ro)" = "$2" ]; }

@@ -27,7 +27,7 @@ writer=$!
 
 first=$("$BIN" stats --json "$M"); rc=$?
 check "stats --json exits 0" [ "$rc" = 0 ]
-check "stats --json equals the xattr's shape" grep -q '^{"reads":{.*"ops":{.*}}$' <<<"$first"
+check "stats --json equals the xattr's shape" grep -q '^{"version":"[^"]*",.*"reads":{.*"ops":{.*}}$' <<<"$first"
 if command -v python3 >/dev/null; then
     check "stats --json is valid JSON" python3 -c 'import json,sys; json.loads(sys.argv[1])' "$first"
 fi

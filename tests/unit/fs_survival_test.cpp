@@ -183,6 +183,7 @@ struct WorkerReport {
 };
 
 TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
+    config_.watch = WatchMode::On;  // the backing watch marks (and pins) every looked-up directory
     auto area = Area::create(1024);
     auto pristine = make(area);
     const auto keep = open_fds();
@@ -244,6 +245,9 @@ TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
     // Known inodes and their counts: d twice, f forgotten, n0 once.
     const auto d = next->inode(r.dir_id);
     ASSERT_TRUE(d);
+    if (next->watch) {
+        EXPECT_TRUE(d->watched.load());  // marked again, so that its forget unmarks it
+    }
     struct stat st {};
     ASSERT_EQ(::fstat(d.fd(), &st), 0);
     EXPECT_TRUE(S_ISDIR(st.st_mode));
