@@ -454,6 +454,17 @@ void Prober::mark(Clock::time_point t) {
     const std::lock_guard lock(mu_);
     mark_ns_ = ns_of(t);
     answer_ns_ = 0;
+    longest_ns_ = 0;
+}
+
+Clock::duration Prober::longest_since_mark() const {
+    const std::lock_guard lock(mu_);
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(longest_ns_));
+}
+
+bool Prober::answered_a_probe_started_after(Clock::time_point t) const {
+    const std::lock_guard lock(mu_);
+    return last_start_ns_ > ns_of(t);
 }
 
 std::optional<Clock::time_point> Prober::answered() const {
@@ -479,7 +490,11 @@ void Prober::loop(const std::stop_token& st) {
             findings_->error("probe getxattr(" + mp.string() + "): " + errname(err));
         {
             const std::lock_guard lock(mu_);
-            if (answer_ns_ == 0 && mark_ns_ != 0 && ns_of(start) > mark_ns_) answer_ns_ = ns_of(end);
+            if (mark_ns_ != 0 && ns_of(start) > mark_ns_) {
+                if (answer_ns_ == 0) answer_ns_ = ns_of(end);
+                longest_ns_ = std::max(longest_ns_, ns_of(end) - ns_of(start));
+            }
+            last_start_ns_ = ns_of(start);
         }
         std::this_thread::sleep_until(start + 1ms);
     }
@@ -638,8 +653,24 @@ void Disruption::upgrade_loop(const std::stop_token& st) {
         if (before > 0 && after == before)
             findings_->error("upgrade #" + std::to_string(count_.load()) + " left worker " +
                              std::to_string(before) + " in place");
-        if (prober_ != nullptr) measure(st, sup, t0);
-        if (failed_) return;
+        if (prober_ != nullptr) {
+            // The pause of an upgrade: the longest a probe waited from the command's start
+            // until a probe started after its end was answered.
+            const auto t1 = Clock::now();
+            const auto deadline = t1 + 30s;
+            while (!prober_->answered_a_probe_started_after(t1) && target_.supervisor() == sup) {
+                if (Clock::now() > deadline) {
+                    findings_->error("no probe answered within 30 s of upgrade #" +
+                                     std::to_string(count_.load()) + ": the mount hangs");
+                    failed_ = true;
+                    return;
+                }
+                std::this_thread::sleep_for(200us);
+            }
+            const std::lock_guard lock(mu_);
+            pauses_.push_back(
+                std::chrono::duration<double, std::milli>(prober_->longest_since_mark()).count());
+        }
     }
 }
 

@@ -133,6 +133,10 @@ public:
     void mark(Clock::time_point t);
     // The end of the first probe started after the mark, once there is one.
     [[nodiscard]] std::optional<Clock::time_point> answered() const;
+    // The longest a probe started after the mark waited, and whether a probe started after
+    // `t` has been answered (an upgrade's pause: the longest wait while it ran).
+    [[nodiscard]] Clock::duration longest_since_mark() const;
+    [[nodiscard]] bool answered_a_probe_started_after(Clock::time_point t) const;
     [[nodiscard]] long probes() const { return probes_.load(); }
 
 private:
@@ -140,8 +144,10 @@ private:
     Target target_;
     Findings* findings_;
     mutable std::mutex mu_;
-    std::int64_t mark_ns_ = 0;    // under mu_
-    std::int64_t answer_ns_ = 0;  // under mu_
+    std::int64_t mark_ns_ = 0;        // under mu_
+    std::int64_t answer_ns_ = 0;      // under mu_
+    std::int64_t longest_ns_ = 0;     // under mu_
+    std::int64_t last_start_ns_ = 0;  // under mu_: start of the last answered probe
     std::atomic<long> probes_{0};
     std::jthread thread_;
 };
