@@ -92,6 +92,7 @@ const Settings& Settings::get() {
                                                     : (std::random_device{}() & 0xffffffffu);
         out.kills = static_cast<int>(env_long("FAILOVER_KILLS", 45));
         out.upgrades = static_cast<int>(env_long("FAILOVER_UPGRADES", 10));
+        out.posix_ops = static_cast<int>(env_long("FAILOVER_POSIX_OPS", 20000));
         if (const char* r = std::getenv("FAILOVER_REPORT"); r != nullptr) out.report_file = r;
         const char* bin = std::getenv("SPLICEFS_BIN");
         out.binary = bin != nullptr && *bin != '\0' ? bin : SPLICEFS_BINARY;

@@ -26,11 +26,13 @@ using namespace std::chrono_literals;
 
 // Knobs from the environment: FAILOVER_SEED (default: from the clock, always printed),
 // FAILOVER_KILLS (kills per kill phase), FAILOVER_UPGRADES (upgrades per upgrade phase),
+// FAILOVER_POSIX_OPS (operations per run of the POSIX random mode),
 // FAILOVER_REPORT (a file the phase rows are appended to), SPLICEFS_BIN (another daemon).
 struct Settings {
     std::uint64_t seed = 0;
     int kills = 45;
     int upgrades = 10;
+    int posix_ops = 20000;  // FAILOVER_POSIX_OPS: operations per POSIX random run
     std::string report_file;
     std::string binary;
     static const Settings& get();

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,16 +163,17 @@ TEST(NoFailover, KilledDaemonLeavesENOTCONN) {
     // Whatever serves the mount dies: the daemon itself, or its worker if it has one.
     const pid_t w = worker_of(d.pid());
     ASSERT_TRUE(kill_and_wait(w > 0 ? w : d.pid()));
-    struct stat st {};
+    // statfs always asks the connection (stat may be answered from cached attributes).
+    struct statfs sfs {};
     int err = 0;
     EXPECT_TRUE(wait_for(
         [&] {
             errno = 0;
-            err = stat(dirs.mnt.c_str(), &st) == 0 ? 0 : errno;
+            err = statfs(dirs.mnt.c_str(), &sfs) == 0 ? 0 : errno;
             return err == ENOTCONN;
         },
         10s))
-        << "stat of the mount root: " << std::strerror(err);
+        << "statfs of the mount root: " << std::strerror(err);
     char buf[16];
     errno = 0;
     EXPECT_EQ(read(fd, buf, sizeof buf), -1);

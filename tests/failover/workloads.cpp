@@ -621,7 +621,8 @@ void PosixRuns::round(std::uint64_t seed, Findings& f) {
     for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
     std::string extra;
     for (const auto& a : chaos_daemon_args()) extra += a + " ";
-    env.insert(env.end(), {"POSIX_RANDOM_SEED=" + std::to_string(seed), "POSIX_RANDOM_OPS=20000",
+    env.insert(env.end(), {"POSIX_RANDOM_SEED=" + std::to_string(seed),
+                           "POSIX_RANDOM_OPS=" + std::to_string(Settings::get().posix_ops),
                            "POSIX_RANDOM_ROUNDS=1", "POSIX_SHRINK_BUDGET=0", "SPLICEFS_TEST_ARGS=" + extra,
                            "SPLICEFS_BIN=" + splicefs_binary_.string()});
     std::vector<char*> cargv, cenv;
