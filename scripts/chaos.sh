@@ -74,18 +74,19 @@ def pct(v, p):
 rows = []
 for line in open(sys.argv[1], encoding="utf-8"):
     f = line.rstrip("\n").split("\t")
-    if len(f) < 9:
+    if len(f) < 11:
         continue
-    pauses = [float(x) for x in f[8].split(",") if x]
-    rows.append(dict(phase=f[0], kind=f[1], done=int(f[2]), stats=int(f[3]), errors=int(f[4]), checks=int(f[5]),
-                     secs=float(f[6]), fds=f[7], pauses=pauses))
-head = ("phase", "kind", "done", "failovers (stats)", "pause p50 ms", "pause p99 ms", "max ms", "errors",
-        "data checks", "s", "daemon fds before->after")
+    pauses = [float(x) for x in f[10].split(",") if x]
+    rows.append(dict(phase=f[0], kind=f[1], done=int(f[2]), stats=int(f[3]), resent=int(f[4]), window=int(f[5]),
+                     errors=int(f[6]), checks=int(f[7]), secs=float(f[8]), fds=f[9], pauses=pauses))
+head = ("phase", "kind", "done", "failovers (stats)", "resent (in-flight window)", "pause p50 ms", "pause p99 ms",
+        "max ms", "errors", "data checks", "s", "daemon fds before->after")
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for r in rows:
     stats = "-" if r["stats"] < 0 else str(r["stats"])
-    print(f"| {r['phase']} | {r['kind']} | {r['done']} | {stats} | {pct(r['pauses'], 50)} | {pct(r['pauses'], 99)} "
+    resent = "-" if r["resent"] < 0 else f"{r['resent']} ({max(r['window'], 0)})"
+    print(f"| {r['phase']} | {r['kind']} | {r['done']} | {stats} | {resent} | {pct(r['pauses'], 50)} | {pct(r['pauses'], 99)} "
           f"| {pct(r['pauses'], 100)} | {r['errors']} | {r['checks']} | {r['secs']:.0f} | {r['fds'] or '-'} |")
 for kind in ("kill", "upgrade"):
     sel = [r for r in rows if r["kind"] == kind]
@@ -93,7 +94,8 @@ for kind in ("kill", "upgrade"):
         continue
     p = [x for r in sel for x in r["pauses"]]
     print(f"| **all** | {kind} | {sum(r['done'] for r in sel)} | "
-          f"{sum(max(r['stats'], 0) for r in sel)} | {pct(p, 50)} | {pct(p, 99)} | {pct(p, 100)} | "
+          f"{sum(max(r['stats'], 0) for r in sel)} | {sum(max(r['resent'], 0) for r in sel)} "
+          f"({sum(max(r['window'], 0) for r in sel)}) | {pct(p, 50)} | {pct(p, 99)} | {pct(p, 100)} | "
           f"{sum(r['errors'] for r in sel)} | {sum(r['checks'] for r in sel)} | {sum(r['secs'] for r in sel):.0f} | |")
 print(f"\n{len(rows)} phases in {sys.argv[2]} s; pauses are timed from the test side for every disruption "
       "a probe saw end (one kill in ten is followed at once by the next, untimed).")

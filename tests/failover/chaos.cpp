@@ -741,19 +741,22 @@ double percentile(std::vector<double> v, double p) {
 
 void report(const PhaseRow& row) {
     char line[512];
-    std::snprintf(line, sizeof line,
-                  "[failover] %-22s %-7s %5d done, failovers in stats %5lld, pause ms p50 %7.1f p99 %7.1f "
-                  "max %7.1f (%zu timed), errors %ld, data checks %ld, %.0f s, daemon fds %s",
-                  row.phase.c_str(), row.kind.c_str(), row.disruptions,
-                  static_cast<long long>(row.failovers_in_stats), percentile(row.pauses_ms, 50),
-                  percentile(row.pauses_ms, 99), percentile(row.pauses_ms, 100), row.pauses_ms.size(),
-                  row.errors, row.checks, row.seconds, row.fds.c_str());
+    std::snprintf(
+        line, sizeof line,
+        "[failover] %-22s %-7s %5d done, failovers in stats %5lld, resent %lld (in-flight window "
+        "%lld), pause ms p50 %7.1f p99 %7.1f max %7.1f (%zu timed), errors %ld, data checks %ld, %.0f s, "
+        "daemon fds %s",
+        row.phase.c_str(), row.kind.c_str(), row.disruptions, static_cast<long long>(row.failovers_in_stats),
+        static_cast<long long>(row.resent), static_cast<long long>(row.window_hits),
+        percentile(row.pauses_ms, 50), percentile(row.pauses_ms, 99), percentile(row.pauses_ms, 100),
+        row.pauses_ms.size(), row.errors, row.checks, row.seconds, row.fds.c_str());
     std::cout << line << std::endl;
     const auto& file = Settings::get().report_file;
     if (file.empty()) return;
     std::ofstream out(file, std::ios::app);
     out << row.phase << '\t' << row.kind << '\t' << row.disruptions << '\t' << row.failovers_in_stats << '\t'
-        << row.errors << '\t' << row.checks << '\t' << row.seconds << '\t' << row.fds << '\t';
+        << row.resent << '\t' << row.window_hits << '\t' << row.errors << '\t' << row.checks << '\t'
+        << row.seconds << '\t' << row.fds << '\t';
     for (std::size_t i = 0; i < row.pauses_ms.size(); ++i) out << (i ? "," : "") << row.pauses_ms[i];
     out << '\n';
 }

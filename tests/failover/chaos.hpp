@@ -215,6 +215,8 @@ struct PhaseRow {
     std::string kind;
     int disruptions = 0;
     std::int64_t failovers_in_stats = -1;  // -1: not readable (the POSIX runs' own mounts)
+    std::int64_t resent = -1;              // requests the kernel resent (stats: requests_resent)
+    std::int64_t window_hits = -1;         // resends answered by the in-flight rule (resend_window_hits)
     std::vector<double> pauses_ms;
     long errors = 0;
     long checks = 0;

@@ -138,6 +138,8 @@ void Phase::finish() {
         const char* key = o_.kind == Disruption::Kind::kill ? "failovers" : "upgrades";
         const auto n = json_int(stats, key);
         row.failovers_in_stats = json_int(stats, "failovers").value_or(-1);
+        row.resent = json_int(stats, "requests_resent").value_or(-1);
+        row.window_hits = json_int(stats, "resend_window_hits").value_or(-1);
         if (!n) {
             findings_.error(std::string("no \"") + key + "\" counter in the stats: " + stats.substr(0, 300));
         } else if (*n != count) {
