@@ -16,7 +16,7 @@ std::vector<int> referenced_fds(const Area& /*area*/) {
     const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc/self/fd"), ::closedir);
     if (!dir) return out;
     const int own = ::dirfd(dir.get());
-    while (const dirent* e = ::readdir(dir.get())) {
+    while (const dirent* e = ::readdir(dir.get())) {  // NOLINT(concurrency-mt-unsafe): its own DIR
         const std::string_view name(e->d_name);
         int fd = -1;
         if (std::from_chars(name.data(), name.data() + name.size(), fd).ec == std::errc{} && fd != own) {
