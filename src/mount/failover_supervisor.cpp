@@ -169,6 +169,7 @@ std::optional<int> Supervisor::on_worker_end(int status) {
     worker_ = -1;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code == 0) return to_int(ExitCode::Ok);  // the mount went away (unmounted)
+    if (stopping_) return to_int(ExitCode::Ok);  // also when a stop came during an upgrade's drain
     if (upgrading_) {
         exec_new_binary();  // returns only when the exec failed: serve on with this binary
         upgrading_ = false;
@@ -176,7 +177,6 @@ std::optional<int> Supervisor::on_worker_end(int status) {
         spawn(true);
         return std::nullopt;
     }
-    if (stopping_) return to_int(ExitCode::Ok);
     if (code == fs::kWorkerRefusedExit) return fatal(fmt::format("worker {} refused to serve", dead));
 
     const std::uint64_t now = fs::monotonic_ns();
