@@ -59,7 +59,9 @@ print(f"{(time.perf_counter() - t) / 5000 * 1e6:.1f}")' "$T/m/big")
         DAEMON=""
     done
 done
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 for mode in on off; do
-    grep "failover $mode:" "$T/results" | awk -v m="$mode" '{r[NR] = $5; o[NR] = $8} END {
-        n = asort(r); asort(o); printf "median, failover %s: read %.2f s, open+close %.1f us (%d rounds)\n", m, r[int((n + 1) / 2)], o[int((n + 1) / 2)], n }'
+    r=$(grep "failover $mode:" "$T/results" | awk '{print $6}' | median)
+    o=$(grep "failover $mode:" "$T/results" | awk '{print $9}' | median)
+    echo "median, failover $mode: read 300 MiB $r s, open+close $o us ($ROUNDS rounds)"
 done
