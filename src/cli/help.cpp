@@ -40,7 +40,8 @@ constexpr Group kGroups[] = {Group::General, Group::DataPath, Group::Cache,   Gr
 std::string help_text() {
     std::string out =
         "Usage: splicefs [options] BACKING MOUNTPOINT [-o opt[,opt...]]\n"
-        "       splicefs stats [--format=table|json|prometheus] [MOUNTPOINT]\n\n"
+        "       splicefs stats [--format=table|json|prometheus] [MOUNTPOINT]\n"
+        "       splicefs upgrade MOUNTPOINT\n\n"
         "Mirror the directory BACKING at MOUNTPOINT through FUSE; file data moves with splice(2)\n"
         "(kernel-side) where it can. Without -f the command returns once the mount is live.\n"
         "Options may follow the paths; -o words apply first, command-line options override them.\n";

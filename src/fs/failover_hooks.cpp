@@ -30,7 +30,8 @@ void set_text(std::array<char, 160>& out, std::string_view text) noexcept {
 // Test-only: act as if the kernel did not offer FUSE_HAS_RESEND (the refusal path cannot be
 // reached otherwise on a kernel that offers it). Not an option on purpose.
 bool resend_masked_for_tests() {
-    const char* v = std::getenv("SPLICEFS_TEST_HIDE_HAS_RESEND");
+    const char* v =
+        std::getenv("SPLICEFS_TEST_HIDE_HAS_RESEND");  // NOLINT(concurrency-mt-unsafe): nobody sets it
     return v != nullptr && *v == '1';
 }
 

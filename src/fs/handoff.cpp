@@ -45,8 +45,9 @@ HandoffArea HandoffArea::create() {
     sys::UniqueFd fd(::memfd_create("splicefs-handoff", 0));
     if (!fd) throw_errno("memfd_create for the failover handoff record");
     if (::ftruncate(fd.get(), sizeof(HandoffRecord)) != 0) throw_errno("ftruncate of the handoff record");
-    auto* record = new (map(fd.get())) HandoffRecord{};
-    return {std::move(fd), record};  // zeroed memfd pages; construct the atomics
+    // Placement into the mapping: munmap'ed by the destructor, never deleted.
+    auto* record = new (map(fd.get())) HandoffRecord{};  // NOLINT(cppcoreguidelines-owning-memory)
+    return {std::move(fd), record};                      // zeroed memfd pages; construct the atomics
 }
 
 HandoffArea HandoffArea::adopt(int raw_fd) {

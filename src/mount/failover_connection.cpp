@@ -88,6 +88,7 @@ bool lazy_unmount(const std::filesystem::path& mountpoint) {
     if (::geteuid() == 0) return ::umount2(mountpoint.c_str(), MNT_DETACH) == 0 || errno == EINVAL;
     std::vector<std::string> words{"fusermount3", "-u", "-q", "-z", mountpoint.string()};
     std::vector<char*> argv;
+    argv.reserve(words.size() + 1);
     for (auto& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
     pid_t pid = 0;

@@ -24,6 +24,7 @@ std::string why(int err) {
 
 std::vector<char*> c_argv(std::vector<std::string>& words) {
     std::vector<char*> out;
+    out.reserve(words.size() + 1);
     for (auto& w : words) out.push_back(w.data());
     out.push_back(nullptr);
     return out;

@@ -47,7 +47,7 @@ std::vector<int> open_fds() {
     const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc/self/fd"), ::closedir);
     if (!dir) return out;
     const int own = ::dirfd(dir.get());
-    while (const dirent* e = ::readdir(dir.get())) {
+    while (const dirent* e = ::readdir(dir.get())) {  // NOLINT(concurrency-mt-unsafe): its own DIR
         const std::string_view name(e->d_name);
         int fd = -1;
         if (std::from_chars(name.data(), name.data() + name.size(), fd).ec == std::errc{} && fd != own) {
@@ -60,7 +60,9 @@ std::vector<int> open_fds() {
 
 std::string describe(int status) {
     if (WIFSIGNALED(status)) {
-        return fmt::format("was killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+        return fmt::format(
+            "was killed by signal {} ({})", WTERMSIG(status),
+            ::sigabbrev_np(WTERMSIG(status)) != nullptr ? ::sigabbrev_np(WTERMSIG(status)) : "?");
     }
     if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
     return fmt::format("ended (wait status {:#x})", status);
@@ -88,11 +90,11 @@ std::string failover_off_reason(const Config& config) {
 
 BlockedSignals::BlockedSignals() {
     const sigset_t s = set();
-    ::sigprocmask(SIG_BLOCK, &s, &old_);
+    ::sigprocmask(SIG_BLOCK, &s, &old_);  // NOLINT(concurrency-mt-unsafe): the supervisor has one thread
 }
 
 BlockedSignals::~BlockedSignals() {
-    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+    ::sigprocmask(SIG_SETMASK, &old_, nullptr);  // NOLINT(concurrency-mt-unsafe): as above
 }
 
 sigset_t BlockedSignals::set() noexcept {
@@ -167,6 +169,7 @@ std::optional<int> Supervisor::on_worker_end(int status) {
     worker_ = -1;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code == 0) return to_int(ExitCode::Ok);  // the mount went away (unmounted)
+    if (stopping_) return to_int(ExitCode::Ok);  // also when a stop came during an upgrade's drain
     if (upgrading_) {
         exec_new_binary();  // returns only when the exec failed: serve on with this binary
         upgrading_ = false;
@@ -174,7 +177,6 @@ std::optional<int> Supervisor::on_worker_end(int status) {
         spawn(true);
         return std::nullopt;
     }
-    if (stopping_) return to_int(ExitCode::Ok);
     if (code == fs::kWorkerRefusedExit) return fatal(fmt::format("worker {} refused to serve", dead));
 
     const std::uint64_t now = fs::monotonic_ns();

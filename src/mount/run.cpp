@@ -121,7 +121,7 @@ int worker_main(fuse_session* se, const Config& config, fs::Fs& fs, fs::survival
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != supervisor) return 0;
         const sigset_t blocked = BlockedSignals::set();
-        ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
+        ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);  // NOLINT(concurrency-mt-unsafe): no thread yet
         SignalHandlers signals(se);
         fs::survival::attach(fs, area, recovering);
         bool signalled = false;

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -126,6 +127,11 @@ TEST(FailoverModes, NoFailoverIsOneProcessWhoseDeathEndsTheMount) {
     EXPECT_EQ(number(json, "worker_pid"), d->pid()) << json;
     EXPECT_EQ(worker_of(d->pid()), 0) << "no worker process without failover";
     EXPECT_NE(d->log().find("failover off: --no-failover"), std::string::npos) << d->log();
+    // No supervisor, no live upgrade: one line saying why.
+    const auto [refused, out] = shell(std::string(SPLICEFS_BINARY) + " upgrade " + dirs.mnt.string());
+    EXPECT_EQ(refused, 1) << out;
+    EXPECT_NE(out.find("runs without failover (--no-failover)"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 
     d->kill_hard();
     // getxattr always asks the daemon (a stat may be answered from cached attributes).
