@@ -26,7 +26,7 @@ bool names_inode(int fd, std::uint64_t dev, std::uint64_t ino) {
 
 Recovered rebuild(Fs& fs, Area& area, Mirror& mirror) {
     Recovered found;
-    const auto fds = area.fds();
+    const auto fds = area.used_fds();
     std::unordered_map<std::uint64_t, int> path_fd_of;  // node id -> recorded O_PATH fd
     for (std::size_t fd = 0; fd < fds.size(); ++fd) {
         const auto word = fds[fd].word.load(std::memory_order_acquire);
@@ -124,7 +124,7 @@ void attach(Fs& fs, Area& area, bool recovering) {
 
 std::vector<int> referenced_fds(const Area& area) {
     std::vector<int> out;
-    const auto fds = area.fds();
+    const auto fds = area.used_fds();
     for (std::size_t fd = 0; fd < fds.size(); ++fd)
         if (fds[fd].word.load(std::memory_order_acquire) != 0) out.push_back(static_cast<int>(fd));
     return out;

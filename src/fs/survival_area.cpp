@@ -149,6 +149,11 @@ std::span<FdSlot> Area::fds() const noexcept {
     return {reinterpret_cast<FdSlot*>(static_cast<char*>(base_) + header().fds_offset), header().max_fds};
 }
 
+std::span<FdSlot> Area::used_fds() const noexcept {
+    return fds().first(
+        std::min<std::size_t>(header().fd_high_water.load(std::memory_order_acquire), header().max_fds));
+}
+
 std::span<InflightSlot> Area::inflight() const noexcept {
     return {reinterpret_cast<InflightSlot*>(static_cast<char*>(base_) + header().inflight_offset),
             header().max_inflight};

@@ -85,6 +85,7 @@ struct Header {
     std::atomic<std::uint64_t> next_node_id;     // ids never repeat across workers
     std::atomic<std::uint32_t> node_high_water;  // slots at or above were never used
     std::atomic<std::uint32_t> generation;       // workers attached so far (in-flight records' age)
+    std::atomic<std::uint32_t> fd_high_water;    // above every fd number ever recorded (scans stop)
     std::atomic<std::uint32_t> ready;            // set last by create()
 };
 
@@ -109,6 +110,8 @@ public:
     [[nodiscard]] Header& header() const noexcept { return *reinterpret_cast<Header*>(base_); }
     [[nodiscard]] std::span<NodeSlot> nodes() const noexcept;
     [[nodiscard]] std::span<FdSlot> fds() const noexcept;
+    // The fd words that were ever used (up to the high-water mark): what scans read.
+    [[nodiscard]] std::span<FdSlot> used_fds() const noexcept;
     [[nodiscard]] std::span<InflightSlot> inflight() const noexcept;
 
 private:

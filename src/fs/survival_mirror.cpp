@@ -76,6 +76,10 @@ void Mirror::own_fd(int fd, FdKind kind, std::uint64_t node) noexcept {
                          fds_.size());
         return;
     }
+    auto& high = area_.header().fd_high_water;
+    const auto above = static_cast<std::uint32_t>(fd) + 1;
+    for (auto seen = high.load(std::memory_order_relaxed); seen < above;)
+        if (high.compare_exchange_weak(seen, above, std::memory_order_release)) break;
     fds_[static_cast<std::size_t>(fd)].word.store(FdSlot::pack(kind, node), std::memory_order_release);
 }
 
