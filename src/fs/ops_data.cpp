@@ -153,8 +153,10 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return ::open(path.c_str(), (backing_flags(fs, fi->flags) & ~O_NOFOLLOW) | extra);
     })};
     if (!fd) return errno;
-    if ((fi->flags & O_TRUNC) != 0 && fs.kills_privs.load(std::memory_order_relaxed))
-        clear_set_id_bits(req, fd.get());
+    // A truncating open by a caller other than root drops set-id bits natively; the kernel
+    // leaves that to us (FUSE_OPEN_KILL_SUIDGID, which libfuse 3.14 drops, or nothing at all
+    // with atomic O_TRUNC), so it is done here in every mode.
+    if ((fi->flags & O_TRUNC) != 0) clear_set_id_bits(req, fd.get());
     set_open_reply(fs, fi, fi->flags);
     fi->keep_cache = open_keeps_cache(fs, ino, *inode, fd.get()) ? 1 : 0;  // close-to-open
     reply_open(fs, req, *inode, fi, std::move(fd), nullptr);

@@ -97,12 +97,14 @@ void allow_direct_io_mmap(Fs& fs, std::span<std::byte> init_reply, std::uint32_t
 }
 
 // The daemon clears set-id bits itself (ops_data.cpp, ops_entry.cpp) so that the kernel can
-// skip GETXATTR(security.capability) before writes. Not with writeback caching, where
-// the kernel would no longer tell a cached write's set-id clearing to anyone, nor with
+// skip GETXATTR(security.capability) before writes. Not with writeback caching or kernel
+// passthrough, whose writes never reach the daemon (so nobody would clear the bits), nor with
 // reshaping, whose set-id policy (fs/reshape.cpp) relies on the kernel's SETATTRs (the
 // bindfs differential test shows set-id bits kept where bindfs drops them).
 void take_kill_priv_v2(Fs& fs, std::span<std::byte> init_reply, std::uint32_t offered_flags) {
-    if ((offered_flags & wire::kHandleKillprivV2) == 0 || fs.config.writeback_cache || fs.reshaping) return;
+    if ((offered_flags & wire::kHandleKillprivV2) == 0 || fs.config.writeback_cache ||
+        fs.config.passthrough || fs.reshaping)
+        return;
     if (wire::amend_init_flags(init_reply, wire::kHandleKillprivV2))
         fs.kills_privs.store(true, std::memory_order_release);
 }
