@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -46,6 +48,16 @@ bool thread_has_own_umask() {
     thread_local const bool own = ::unshare(CLONE_FS) == 0;
     return own;
 }
+
+// The worker's umask is left at the last caller's: only creating ops read it and each of them
+// sets it first (kernel_leaves_umask does not change while mounted), so a request from the
+// same caller as the last one makes no umask() call at all.
+void set_thread_umask(mode_t mask) {
+    thread_local mode_t current = 0;  // make_fs() set 0 before any worker unshared it
+    if (mask == current) return;
+    ::umask(mask);
+    current = mask;
+}
 }  // namespace
 
 CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask, const Identity* as)
@@ -53,8 +65,7 @@ CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask, 
     const fuse_ctx* ctx = fuse_req_ctx(req);
     if (umask == Umask::Caller && fs.kernel_leaves_umask.load(std::memory_order_relaxed) &&
         thread_has_own_umask()) {
-        ::umask(ctx->umask);
-        umask_set_ = true;
+        set_thread_umask(ctx->umask);
     }
     const uid_t uid = as != nullptr ? as->uid : ctx->uid;
     const gid_t gid = as != nullptr ? as->gid : ctx->gid;
@@ -73,11 +84,31 @@ CallerCredentials::CallerCredentials(const Fs& fs, fuse_req_t req, Umask umask, 
 }
 
 CallerCredentials::~CallerCredentials() {
-    if (umask_set_) ::umask(0);
     if (!switched_) return;
     raw_setfsuid(0);
     raw_setfsgid(0);
     raw_setgroups(fs_.daemon_groups.size(), fs_.daemon_groups.data());
+}
+
+namespace {
+bool caller_in_group(fuse_req_t req, gid_t gid) {
+    if (fuse_req_ctx(req)->gid == gid) return true;
+    std::array<gid_t, kMaxGroups> groups{};
+    const int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    const auto end = groups.begin() + std::clamp(n, 0, static_cast<int>(groups.size()));
+    return std::find(groups.begin(), end, gid) != end;
+}
+}  // namespace
+
+void clear_set_id_bits(fuse_req_t req, int fd) {
+    if (fuse_req_ctx(req)->uid == 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)) == 0) return;
+    mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
+    if ((st.st_mode & S_ISGID) != 0 && ((st.st_mode & S_IXGRP) != 0 || !caller_in_group(req, st.st_gid)))
+        mode &= ~static_cast<mode_t>(S_ISGID);
+    // Through /proc: fchmod refuses O_PATH fds.
+    if (mode != (st.st_mode & 07777)) (void)::fchmodat(AT_FDCWD, proc_fd_path(fd).c_str(), mode, 0);
 }
 
 }  // namespace splicefs::fs

@@ -39,8 +39,13 @@ public:
 private:
     const Fs& fs_;
     bool switched_ = false;
-    bool umask_set_ = false;
     int error_ = 0;
 };
+
+// Drops the set-id bits of the regular file open at fd (any fd, O_PATH included) as a write or
+// truncate by the caller would natively: set-uid always, set-gid when group-executable or the
+// caller is not in the file's group. Nothing for uid 0, which stands for CAP_FSETID (FUSE
+// passes no capabilities); one fstat when there is something to check.
+void clear_set_id_bits(fuse_req_t req, int fd);
 
 }  // namespace splicefs::fs

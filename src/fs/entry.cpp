@@ -85,9 +85,20 @@ int lookup_listed(Fs& fs, const Inode& parent, int parent_fd, const char* name, 
 }
 
 int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e) {
+    const auto since = fs.change_generation();
+    if (fs.inodes.evicts()) {
+        // As a lookup does: stat and record the handle (two syscalls), the O_PATH open waits
+        // for a request that needs it (a create + close never does).
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) return errno;
+        if (st.st_dev != fs.root_dev) return EXDEV;
+        if (auto handle = handle_at(fd, ""); !handle.empty()) {
+            fill_entry(fs, fs.inodes.remember_handle(std::move(handle), st), st, since, e);
+            return 0;
+        }
+    }
     // Reopening through /proc follows the magic link to the file itself: an O_PATH fd that
     // does not hold the file open for writing (which would make exec() fail with ETXTBSY).
-    const auto since = fs.change_generation();
     sys::UniqueFd path_fd{::open(proc_fd_path(fd).c_str(), O_PATH | O_CLOEXEC)};
     if (!path_fd) return errno;
     return remember_fd(fs, std::move(path_fd), since, e, "");

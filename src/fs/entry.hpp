@@ -24,8 +24,9 @@ inline int lookup_entry(Fs& fs, const InodeRef& parent, const char* name, fuse_e
 int lookup_listed(Fs& fs, const Inode& parent, int parent_fd, const char* name, ino_t listed_ino,
                   fuse_entry_param& e);
 
-// Same, for an object we already hold an fd to (just created): pins it through its own
-// O_PATH fd, so a concurrent rename of the name cannot make us answer for another file.
+// Same, for an object we already hold an fd to (just created): identified through that fd
+// (its file handle, or an O_PATH reopen where handles do not work), so a concurrent rename of
+// the name cannot make us answer for another file.
 int entry_from_fd(Fs& fs, int fd, fuse_entry_param& e);
 
 // Attributes of an inode, through an open handle when there is one.

@@ -84,6 +84,9 @@ public:
     // The wire hooks wait for the INIT request; the kernel accepted FUSE_DIRECT_IO_ALLOW_MMAP.
     std::atomic<bool> init_pending{false};
     std::atomic<bool> direct_io_mmap{false};
+    // FUSE_HANDLE_KILLPRIV_V2 accepted: writes, truncates and O_TRUNC opens by callers other
+    // than root clear set-id bits here; the kernel no longer does it by SETATTR.
+    std::atomic<bool> kills_privs{false};
     // Every open is a direct-io handle: --direct-io, or --cache=never once the kernel accepted
     // FUSE_DIRECT_IO_ALLOW_MMAP (without it shared mmap of those files fails with ENODEV).
     [[nodiscard]] bool direct_io_for_all() const noexcept {

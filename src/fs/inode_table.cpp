@@ -193,6 +193,11 @@ bool InodeTable::knows_open(dev_t dev, ino_t ino) const {
     return it != by_key_.end() && by_id_.at(it->second).fd != nullptr;
 }
 
+bool InodeTable::knows(dev_t dev, ino_t ino) const {
+    const std::lock_guard lock(mu_);
+    return by_key_.contains(Key{dev, ino});
+}
+
 std::optional<std::uint64_t> InodeTable::count_if_open(const struct stat& st) {
     const std::lock_guard lock(mu_);
     const auto it = by_key_.find(Key{st.st_dev, st.st_ino});

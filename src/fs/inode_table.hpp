@@ -118,6 +118,8 @@ public:
     // more kernel reference to such an inode without a new fd (nullopt when it is unknown or
     // evicted: then the caller opens the name and calls remember()).
     [[nodiscard]] bool knows_open(dev_t dev, ino_t ino) const;
+    // Whether (dev, ino) is known at all (by fd or by handle alone).
+    [[nodiscard]] bool knows(dev_t dev, ino_t ino) const;
     std::optional<std::uint64_t> count_if_open(const struct stat& st);
 
     // Drops n kernel references; erases the inode at zero and hands it back with its fd (null

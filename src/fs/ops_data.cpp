@@ -118,27 +118,13 @@ void splice_refused(Fs& fs, fuse_ino_t ino, const fuse_file_info* fi) {
         fs.stats.splice_fallbacks.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool caller_in_group(fuse_req_t req, gid_t gid) {
-    if (fuse_req_ctx(req)->gid == gid) return true;
-    std::array<gid_t, 256> groups{};
-    const int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
-    const auto end = groups.begin() + std::clamp(n, 0, static_cast<int>(groups.size()));
-    return std::find(groups.begin(), end, gid) != end;
-}
-
-// A write through a direct-io handle skips the kernel's file_remove_privs (on the cached path
-// it arrives as a SETATTR before the WRITE): drop the set-id bits as a native write by this
-// caller would (uid 0 stands for CAP_FSETID, as FUSE passes no capabilities).
-void remove_privs_before_direct_write(const Fs& fs, fuse_req_t req, const fuse_file_info* fi) {
+// Set-id bits a write by this caller must drop. The kernel drops them by SETATTR before a
+// cached write unless the daemon took FUSE_HANDLE_KILLPRIV_V2; it never does for a write
+// through a direct-io handle.
+void remove_privs_before_write(const Fs& fs, fuse_req_t req, const fuse_file_info* fi) {
+    if (fi->writepage != 0) return;
     const bool direct = fs.direct_io_for_all() || (fi->flags & O_DIRECT) != 0;
-    if (!direct || fi->writepage != 0 || fuse_req_ctx(req)->uid == 0) return;
-    struct stat st {};
-    if (::fstat(handle_fd(fi), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)) == 0)
-        return;
-    mode_t mode = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
-    if ((st.st_mode & S_ISGID) != 0 && ((st.st_mode & S_IXGRP) != 0 || !caller_in_group(req, st.st_gid)))
-        mode &= ~static_cast<mode_t>(S_ISGID);
-    if (mode != (st.st_mode & 07777)) (void)::fchmod(handle_fd(fi), mode);
+    if (direct || fs.kills_privs.load(std::memory_order_relaxed)) clear_set_id_bits(req, handle_fd(fi));
 }
 
 // Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
@@ -171,6 +157,10 @@ int open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return ::open(path.c_str(), (backing_flags(fs, fi->flags) & ~O_NOFOLLOW) | extra);
     })};
     if (!fd) return errno;
+    // A truncating open by a caller other than root drops set-id bits natively; the kernel
+    // leaves that to us (FUSE_OPEN_KILL_SUIDGID, which libfuse 3.14 drops, or nothing at all
+    // with atomic O_TRUNC), so it is done here in every mode.
+    if ((fi->flags & O_TRUNC) != 0) clear_set_id_bits(req, fd.get());
     set_open_reply(fs, fi, fi->flags);
     fi->keep_cache = open_keeps_cache(fs, ino, *inode, fd.get()) ? 1 : 0;  // close-to-open
     reply_open(fs, req, ino, *inode, fi, std::move(fd), nullptr);
@@ -209,8 +199,9 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
     if (fs.reshaping) [[unlikely]] {
         if (const int err = reshape_entry(fs, req, e); err != 0) return err;
     }
-    const auto inode = fs.inode(e.ino);
-    if (!inode) return inode.error();
+    // The inode alone: its O_PATH fd (opened from the handle) is not needed to answer.
+    const auto inode = fs.inodes.find_inode(e.ino);
+    if (!inode) return ESTALE;
     set_open_reply(fs, fi, fi->flags);
     reply_open(fs, req, e.ino, *inode, fi, std::move(fd), &e);
     return 0;
@@ -260,7 +251,7 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
             }
         }
     }
-    remove_privs_before_direct_write(fs, req, fi);
+    remove_privs_before_write(fs, req, fi);
     fuse_bufvec out = FUSE_BUFVEC_INIT(size);
     out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
     out.buf[0].fd = handle_fd(fi);
@@ -300,9 +291,14 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
     return 0;
 }
 
-int flush(Fs& /*fs*/, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-    // close() of a duplicate reports delayed write errors (NFS-style) and drops POSIX locks
-    // the caller held on the backing file, as the close of the caller's fd would.
+int flush(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+    // On a local backing fs, close() has nothing to report (no delayed write errors) and the
+    // daemon holds no POSIX locks for callers (they stay in the kernel): ENOSYS tells the
+    // kernel to stop sending FLUSH for the whole mount. It still writes back mmap-dirtied
+    // pages before it would have sent one (fuse_flush), so no data waits for writeback.
+    if (fs.policy.local) return ENOSYS;
+    // Elsewhere close() of a duplicate reports delayed write errors (NFS-style) and drops
+    // POSIX locks the caller held on the backing file, as the close of the caller's fd would.
     const int dup = ::dup(handle_fd(fi));
     if (dup < 0) return errno;
     if (::close(dup) != 0) return errno;

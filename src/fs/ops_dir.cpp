@@ -55,6 +55,13 @@ bool DirCursors::erase(int fd) {
 namespace ops {
 
 namespace {
+// A listed name whose inode the kernel already holds, while the backing watch pushes every
+// outside change to it: its cached entry and attributes are right, so the listing sends it
+// with node id 0 (no stat, no handle), which the kernel takes as "nothing new".
+bool kernel_kept_fresh(const Fs& fs, ino_t listed_ino) {
+    return fs.watch && fs.watch->covers() && fs.inodes.knows(fs.root_dev, listed_ino);
+}
+
 bool is_dot_or_dotdot(const char* name) {
     return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
@@ -98,7 +105,7 @@ int fill_listing(Fs& fs, fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t
         if (plus) {
             fuse_entry_param e{};
             bool looked_up = false;
-            if (!is_dot_or_dotdot(ent->d_name)) {
+            if (!is_dot_or_dotdot(ent->d_name) && !kernel_kept_fresh(fs, ent->d_ino)) {
                 looked_up = lookup_listed(fs, *d.dir, ::dirfd(d.dp.get()), ent->d_name, ent->d_ino, e) == 0;
                 if (looked_up && fs.reshaping) [[unlikely]]
                     looked_up = reshape_entry(fs, req, e) == 0;

@@ -111,6 +111,9 @@ int setattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_se
         const int rc = fd >= 0 ? ::ftruncate(fd, attr->st_size)
                                : ::truncate(proc_fd_path(inode.fd()).c_str(), attr->st_size);
         if (rc != 0) return errno;
+        // FUSE_HANDLE_KILLPRIV_V2: a truncate by a caller without CAP_FSETID drops set-id bits.
+        if ((to_set & FUSE_SET_ATTR_KILL_SUID) != 0 && fs.kills_privs.load(std::memory_order_relaxed))
+            clear_set_id_bits(req, fd >= 0 ? fd : inode.fd());
     }
     // Times last, so that an explicit mtime is not overwritten by the truncate above.
     if ((to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |

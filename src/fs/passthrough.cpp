@@ -35,6 +35,7 @@ constexpr long kOverlayfsMagic = 0x794c7630;
 // What this worker thread has armed for the reply it is about to write.
 struct InitTicket {
     bool active = false;
+    std::uint32_t offered_flags = 0;
     std::uint32_t offered_flags2 = 0;
     std::uint64_t unique = 0;
 };
@@ -71,9 +72,11 @@ ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
         const std::span<const std::byte> bytes(static_cast<const std::byte*>(buf),
                                                static_cast<std::size_t>(n));
         wire::RequestHeader h;
+        std::uint32_t flags = 0;
         std::uint32_t flags2 = 0;
-        if (wire::parse_request(bytes, h) && wire::init_offered_flags2(bytes, flags2)) {
-            tl_init = InitTicket{true, flags2, h.unique};
+        if (wire::parse_request(bytes, h) && wire::init_offered_flags(bytes, flags) &&
+            wire::init_offered_flags2(bytes, flags2)) {
+            tl_init = InitTicket{true, flags, flags2, h.unique};
         }
     }
     return n;
@@ -99,6 +102,19 @@ void allow_direct_io_mmap(Fs& fs, std::span<std::byte> init_reply, std::uint32_t
     } else {
         spdlog::warn("unexpected INIT reply framing from libfuse: shared mmap of O_DIRECT opens fails");
     }
+}
+
+// The daemon clears set-id bits itself (ops_data.cpp, ops_entry.cpp) so that the kernel can
+// skip GETXATTR(security.capability) before writes. Not with writeback caching or kernel
+// passthrough, whose writes never reach the daemon (so nobody would clear the bits), nor with
+// reshaping, whose set-id policy (fs/reshape.cpp) relies on the kernel's SETATTRs (the
+// bindfs differential test shows set-id bits kept where bindfs drops them).
+void take_kill_priv_v2(Fs& fs, std::span<std::byte> init_reply, std::uint32_t offered_flags) {
+    if ((offered_flags & wire::kHandleKillprivV2) == 0 || fs.config.writeback_cache ||
+        fs.config.passthrough || fs.reshaping)
+        return;
+    if (wire::amend_init_flags(init_reply, wire::kHandleKillprivV2))
+        fs.kills_privs.store(true, std::memory_order_release);
 }
 
 ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
@@ -132,6 +148,7 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
         tl_init.active = false;
         fs.init_pending.store(false, std::memory_order_relaxed);
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
+        take_kill_priv_v2(fs, bytes, tl_init.offered_flags);
         if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);

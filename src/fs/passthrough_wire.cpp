@@ -42,6 +42,14 @@ bool init_offered_flags2(std::span<const std::byte> request, std::uint32_t& flag
     return true;
 }
 
+bool init_offered_flags(std::span<const std::byte> request, std::uint32_t& flags) {
+    RequestHeader h;
+    if (!parse_request(request, h) || h.opcode != kOpInit || request.size() < kInHeaderSize + 16)
+        return false;
+    flags = load<std::uint32_t>(request, kInHeaderSize + 12);
+    return true;
+}
+
 bool init_offers_passthrough(std::span<const std::byte> request) {
     std::uint32_t flags2 = 0;
     return init_offered_flags2(request, flags2) && (flags2 & kPassthroughFlags2) != 0;
@@ -70,6 +78,12 @@ bool amend_init_flags2(std::span<std::byte> reply, std::uint32_t bits) {
     const std::size_t base = kOutHeaderSize;
     if ((load<std::uint32_t>(reply, base + 12) & kInitExt) == 0) return false;
     store(reply, base + 32, load<std::uint32_t>(reply, base + 32) | bits);
+    return true;
+}
+
+bool amend_init_flags(std::span<std::byte> reply, std::uint32_t bits) {
+    if (!well_formed_success(reply, kInitOutSize)) return false;
+    store(reply, kOutHeaderSize + 12, load<std::uint32_t>(reply, kOutHeaderSize + 12) | bits);
     return true;
 }
 

@@ -154,6 +154,10 @@ SCENARIO(attrs, setid_cleared_on_write_by_other) {
     r.chmod("t", 06777);
     r.as(kUser1, [](Recorder& c) { c.truncate("t", 1); });
     r.stat("t");
+    make_file(r, "o", "data", 06777);
+    r.chmod("o", 06777);
+    r.as(kUser1, [](Recorder& c) { c.close(c.open("o", O_WRONLY | O_TRUNC)); });
+    r.stat("o");  // an open that truncates clears them too
 }
 
 SCENARIO(attrs, chown_chmod_by_non_owner) {

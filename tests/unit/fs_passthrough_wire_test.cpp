@@ -2,6 +2,7 @@
 // any framing surprise leaves the reply untouched.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -52,6 +53,32 @@ TEST(PassthroughWire, InitOfferNeedsInitExtAndBit37) {
     put<std::uint32_t>(open, 4, kOpOpen);
     EXPECT_FALSE(init_offers_passthrough(open));
     EXPECT_FALSE(init_offers_passthrough(Bytes(10)));
+}
+
+TEST(PassthroughWire, InitOfferedFlagsIsTheFlagsWord) {
+    std::uint32_t flags = 0;
+    ASSERT_TRUE(init_offered_flags(init_request(kInitExt | kHandleKillprivV2, 0), flags));
+    EXPECT_EQ(flags, kInitExt | kHandleKillprivV2);
+    auto open = init_request(kHandleKillprivV2, 0);
+    put<std::uint32_t>(open, 4, kOpOpen);
+    EXPECT_FALSE(init_offered_flags(open, flags)) << "only an INIT offers";
+    EXPECT_FALSE(init_offered_flags(Bytes(kInHeaderSize + 8), flags)) << "too short for flags";
+}
+
+TEST(PassthroughWire, InitReplyGetsKillprivV2InFlags) {
+    auto b = reply(kInitOutSize);
+    put<std::uint32_t>(b, kOutHeaderSize + 12, 0x1);
+    put<std::uint32_t>(b, kOutHeaderSize + 32, 0x2);
+    ASSERT_TRUE(amend_init_flags(b, kHandleKillprivV2));
+    EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 12), 0x1 | kHandleKillprivV2);
+    EXPECT_EQ(get<std::uint32_t>(b, kOutHeaderSize + 32), 0x2U) << "flags2 untouched";
+
+    auto failed = reply(kInitOutSize, 7, -EPROTO);
+    const auto before = failed;
+    EXPECT_FALSE(amend_init_flags(failed, kHandleKillprivV2)) << "an error reply stays as it is";
+    EXPECT_EQ(failed, before);
+    auto short_reply = reply(kInitOutSize - 8);
+    EXPECT_FALSE(amend_init_flags(short_reply, kHandleKillprivV2));
 }
 
 TEST(PassthroughWire, InitReplyGetsFlags2AndStackDepth) {
