@@ -15,6 +15,8 @@ enum class AtimeMode { Relatime, Noatime, Strictatime };
 enum class DirectIo { Auto, On, Off };
 // Whether to watch the backing tree (fs/backing_policy.hpp decides `Auto` by filesystem type).
 enum class WatchMode { Auto, On, Off };
+// How requests travel: read(2)/write(2) on /dev/fuse, or FUSE over io_uring (src/transport).
+enum class Transport { Dev, Uring };
 
 struct Config {
     std::filesystem::path backing;     // canonical, absolute
@@ -27,6 +29,7 @@ struct Config {
     unsigned threads = 0;  // > 0: libfuse's multi-threaded loop with this max_threads; 0: hybrid serving
     bool clone_fd = false;
     bool recover_stale = true;  // lazily unmount a dead splicefs mount on the mountpoint first
+    Transport transport = Transport::Dev;
 
     // Data path. "reads" are READ replies (daemon -> kernel), "writes" are WRITE requests.
     bool splice_reads = true;

@@ -14,6 +14,9 @@
 
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
+#include "transport/fuse_uring_abi.hpp"
+#include "transport/uring.hpp"
+#include "transport/uring_frame.hpp"
 
 namespace splicefs::fs {
 
@@ -93,12 +96,42 @@ void allow_direct_io_mmap(Fs& fs, std::span<std::byte> init_reply, std::uint32_t
     }
 }
 
-ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
-    return ::write(fd, bytes.data(), bytes.size());
+// Every reply leaves through the transport: a ring entry that waits for it, else /dev/fuse.
+ssize_t write_all(int fd, std::vector<std::byte>& bytes) {
+    iovec one{bytes.data(), bytes.size()};
+    return transport::write_reply(fd, &one, 1);
+}
+
+static_assert(wire::kOverIoUringFlags2 == transport::abi::kOverIoUringFlags2);
+
+// --transport=uring: accept FUSE_OVER_IO_URING in INIT when offered. True when the rings are
+// to start once this reply has reached the kernel.
+bool offer_rings(std::span<std::byte> init_reply, std::uint32_t offered_flags2) {
+    if (!transport::wanted()) return false;
+    if ((offered_flags2 & wire::kOverIoUringFlags2) == 0) {
+        transport::refuse(
+            "the kernel does not offer FUSE_OVER_IO_URING (Linux 6.14+ with "
+            "/sys/module/fuse/parameters/enable_uring = Y)");
+        return false;
+    }
+    if (transport::payload_size_for_init(init_reply) == 0 ||
+        !wire::amend_init_flags2(init_reply, wire::kOverIoUringFlags2)) {
+        transport::refuse("unexpected INIT reply framing from libfuse");
+        return false;
+    }
+    return true;
+}
+
+// Writes the INIT reply, then starts the rings it accepted (the kernel must have taken it
+// before it lets entries register).
+ssize_t send_init(int fd, std::vector<std::byte>& bytes, bool rings) {
+    const ssize_t n = write_all(fd, bytes);
+    if (rings && n >= 0) transport::start(transport::payload_size_for_init(bytes));
+    return n;
 }
 
 ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
-    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
+    if (!tl_init.active && !tl_open.active) return transport::write_reply(fd, iov, count);
     Fs& fs = fs_from(userdata);
     auto bytes = gather(iov, count);
     std::uint64_t unique = 0;
@@ -106,7 +139,8 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
         tl_init.active = false;
         fs.init_pending.store(false, std::memory_order_relaxed);
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
-        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return write_all(fd, bytes);
+        const bool rings = offer_rings(bytes, tl_init.offered_flags2);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return send_init(fd, bytes, rings);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(
@@ -120,14 +154,14 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
         }
-        return write_all(fd, bytes);
+        return send_init(fd, bytes, rings);
     }
     if (tl_open.active) {
         tl_open.active = false;
         tl_open.amended = wire::amend_open_reply(bytes, tl_open.opcode, tl_open.backing_id);
         return write_all(fd, bytes);
     }
-    return ::writev(fd, iov, count);
+    return transport::write_reply(fd, iov, count);
 }
 
 ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
