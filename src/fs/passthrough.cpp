@@ -166,7 +166,7 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
 
 ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
                          unsigned int flags, void* /*userdata*/) {
-    return ::splice(fdin, offin, fdout, offout, len, flags);
+    return transport::splice_reply(fdin, offin, fdout, offout, len, flags);  // splice(2) off the rings
 }
 
 // Providing both splice hooks keeps libfuse's splice path for files not in passthrough.

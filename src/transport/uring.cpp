@@ -1,5 +1,6 @@
 #include "transport/uring.hpp"
 
+#include <fcntl.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -26,9 +27,14 @@
 namespace splicefs::transport {
 
 namespace {
-// Entries per queue. The queue thread serves one request at a time; the others hold requests
-// handed to the pool (fsync, flock...) or wait for the thread, so a few are enough.
-constexpr unsigned kDepth = 8;
+// Entries per queue. The queue thread serves one request at a time, so a few are enough to
+// start with; the others hold requests handed to the pool (fsync, flock...). The kernel never
+// moves a request to another queue, so while the pool holds entries the queue registers more
+// (as the pool grows threads), keeping kMinIdle with the kernel: eight flocks waiting on one
+// CPU must not starve that CPU's other requests.
+constexpr unsigned kInitialDepth = 4;
+constexpr unsigned kMinIdle = 2;
+constexpr unsigned kMaxDepth = 128;
 constexpr std::uint64_t kEventTag = 1;  // user_data of the eventfd read; entries are pointers
 
 std::string errno_text(int err) {
@@ -78,7 +84,8 @@ struct Queue {
     unsigned qid = 0;
     io_uring ring{};
     bool ring_ready = false;
-    std::vector<std::unique_ptr<Entry>> entries;
+    std::vector<std::unique_ptr<Entry>> entries;  // the queue thread's alone
+    unsigned idle = 0;                            // entries the kernel holds, waiting for requests
     sys::UniqueFd event;
     std::uint64_t event_value = 0;
     std::mutex mu;                // the mailbox
@@ -107,6 +114,7 @@ private:
     void commit(Queue& q, Entry& e);
     void commit_from_mailbox(Queue& q);
     void arm_event(Queue& q);
+    void add_entry(Queue& q);
     io_uring_sqe* sqe(Queue& q);
     void prep_cmd(io_uring_sqe* s, abi::Cmd cmd, std::uint64_t commit_id, unsigned qid, Entry& e) const;
     void on_error(Entry& e, int err);
@@ -119,7 +127,8 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<bool> announced_{false};
     std::vector<std::unique_ptr<Queue>> queues_;
-    std::vector<Entry*> slots_;  // slot -> entry
+    std::size_t payload_size_ = 0;
+    std::unique_ptr<std::atomic<Entry*>[]> slots_;  // slot (qid * kMaxDepth + i) -> entry
     std::unique_ptr<InflightTable> table_;
 };
 
@@ -132,7 +141,9 @@ thread_local Queue* tl_queue = nullptr;  // set on queue threads
 void Rings::start(std::size_t payload_size) {
     if (started_.exchange(true)) return;
     const unsigned n = possible_cpus();
-    table_ = std::make_unique<InflightTable>(std::size_t{n} * kDepth);
+    payload_size_ = payload_size;
+    table_ = std::make_unique<InflightTable>(std::size_t{n} * kMaxDepth);
+    slots_ = std::make_unique<std::atomic<Entry*>[]>(std::size_t{n} * kMaxDepth);
     for (unsigned qid = 0; qid < n; ++qid) {
         auto q = std::make_unique<Queue>();
         q->qid = qid;
@@ -141,22 +152,12 @@ void Rings::start(std::size_t payload_size) {
             refuse(("cannot create an eventfd: " + errno_text(errno)).c_str());
             return;
         }
-        for (unsigned i = 0; i < kDepth; ++i) {
-            auto e = std::make_unique<Entry>();
-            e->payload_size = payload_size;
-            e->buffer = std::make_unique_for_overwrite<std::byte[]>(kRequestSlack + payload_size);
-            e->iov[0] = {&e->header, sizeof(e->header)};
-            e->iov[1] = {e->payload(), payload_size};
-            e->slot = slots_.size();
-            e->queue = q.get();
-            slots_.push_back(e.get());
-            q->entries.push_back(std::move(e));
-        }
         queues_.push_back(std::move(q));
     }
     running_.store(true, std::memory_order_release);
     for (auto& q : queues_) q->thread = std::thread([this, &q = *q] { run(q); });
-    spdlog::info("transport: io_uring, {} queues x {} entries of {} KiB", n, kDepth, payload_size / 1024);
+    spdlog::info("transport: io_uring, {} queues of {}..{} entries of {} KiB", n, kInitialDepth, kMaxDepth,
+                 payload_size / 1024);
 }
 
 void Rings::stop() {
@@ -200,6 +201,20 @@ void Rings::arm_event(Queue& q) {
     io_uring_sqe_set_data64(s, kEventTag);
 }
 
+void Rings::add_entry(Queue& q) {
+    auto e = std::make_unique<Entry>();
+    e->payload_size = payload_size_;
+    e->buffer = std::make_unique_for_overwrite<std::byte[]>(kRequestSlack + payload_size_);
+    e->iov[0] = {&e->header, sizeof(e->header)};
+    e->iov[1] = {e->payload(), payload_size_};
+    e->slot = std::size_t{q.qid} * kMaxDepth + q.entries.size();
+    e->queue = &q;
+    slots_[e->slot].store(e.get(), std::memory_order_release);
+    prep_cmd(sqe(q), abi::kCmdRegister, 0, q.qid, *e);
+    q.entries.push_back(std::move(e));
+    ++q.idle;
+}
+
 bool Rings::setup(Queue& q) {
     // Near its CPU's callers; a daemon confined elsewhere (taskset) keeps its own CPUs.
     cpu_set_t cpus;
@@ -208,13 +223,13 @@ bool Rings::setup(Queue& q) {
     (void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
     io_uring_params params{};
     params.flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
-    const int rc = io_uring_queue_init_params(2 * kDepth + 4, &q.ring, &params);
+    const int rc = io_uring_queue_init_params(64, &q.ring, &params);
     if (rc < 0) {
         refuse(("io_uring_setup with 128-byte SQEs failed: " + errno_text(-rc)).c_str());
         return false;
     }
     q.ring_ready = true;
-    for (auto& e : q.entries) prep_cmd(sqe(q), abi::kCmdRegister, 0, q.qid, *e);
+    for (unsigned i = 0; i < kInitialDepth; ++i) add_entry(q);
     arm_event(q);
     const int submitted = io_uring_submit(&q.ring);
     if (submitted < 0) {
@@ -245,10 +260,12 @@ void Rings::run(Queue& q) {
                 }
                 auto& e =
                     *reinterpret_cast<Entry*>(tag);  // NOLINT(performance-no-int-to-ptr): our own pointer
+                --q.idle;
                 if (res < 0) {
                     on_error(e, -res);
                 } else {
                     serve(q, e);
+                    if (q.idle < kMinIdle && q.entries.size() < kMaxDepth) add_entry(q);
                 }
             }
         }
@@ -297,6 +314,7 @@ void Rings::serve(Queue& q, Entry& e) {
 void Rings::commit(Queue& q, Entry& e) {
     if (tl_queue == &q) {
         prep_cmd(sqe(q), abi::kCmdCommitAndFetch, e.header.ring_ent_in_out.commit_id, q.qid, e);
+        ++q.idle;
         return;  // submitted with the next wait
     }
     {
@@ -322,7 +340,7 @@ ssize_t Rings::write_reply(int fd, const iovec* iov, int count) {
     if (tl_entry != nullptr && table_->take_slot(tl_entry->slot, unique)) {
         e = tl_entry;
     } else if (const auto slot = table_->take(unique)) {
-        e = slots_[*slot];
+        e = slots_[*slot].load(std::memory_order_acquire);
     }
     if (e == nullptr) return ::writev(fd, iov, count);
     std::size_t total = 0;
@@ -371,6 +389,22 @@ ssize_t write_reply(int fd, const iovec* iov, int count) {
     Rings* r = g_rings.load(std::memory_order_acquire);
     if (r == nullptr || !r->active()) return ::writev(fd, iov, count);
     return r->write_reply(fd, iov, count);
+}
+
+ssize_t splice_reply(int pipe_fd, off_t* off_in, int fd, off_t* off_out, std::size_t len, unsigned flags) {
+    Rings* r = g_rings.load(std::memory_order_acquire);
+    if (r == nullptr || !r->active()) return ::splice(pipe_fd, off_in, fd, off_out, len, flags);
+    thread_local std::vector<std::byte> reply;
+    reply.resize(len);
+    std::size_t have = 0;
+    while (have < len) {
+        const ssize_t n = ::read(pipe_fd, reply.data() + have, len - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        have += static_cast<std::size_t>(n);
+    }
+    iovec one{reply.data(), len};
+    return r->write_reply(fd, &one, 1);
 }
 
 std::span<std::byte> reply_buffer() noexcept {

@@ -45,6 +45,10 @@ void refuse(const char* why);
 // committed; any other (requests read from /dev/fuse, notifications) is written to `fd`.
 ssize_t write_reply(int fd, const iovec* iov, int count);
 
+// For the custom-io splice hook: while the rings run, a reply libfuse assembled in a pipe (a
+// READ answered from a pool thread) is read out and routed like write_reply; else splice(2).
+ssize_t splice_reply(int pipe_fd, off_t* off_in, int fd, off_t* off_out, std::size_t len, unsigned flags);
+
 // While this thread serves a ring request inline: the entry's payload buffer, where a READ can
 // be read directly (the reply then points into it and is not copied). Empty otherwise.
 [[nodiscard]] std::span<std::byte> reply_buffer() noexcept;
