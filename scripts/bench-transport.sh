@@ -3,6 +3,7 @@
 # table). Root: turns the fuse module's enable_uring on for the run and puts it back.
 # Usage: scripts/bench-transport.sh [--binary PATH] [--rounds N] [--seconds S] [--files N]
 #        [--size-mb N] [--daemon-cpus LIST (taskset -c, e.g. 0 to give the daemon one core)]
+#        [--configs dev,uring,uring-nopin (the first is the base of the ratios)]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/scripts/lib/common.sh"
@@ -11,8 +12,8 @@ ARGS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --binary) BIN=$(realpath "$2"); shift ;;
-        --rounds|--seconds|--files|--size-mb|--daemon-cpus|--tmpdir) ARGS+=("$1" "$2"); shift ;;
-        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+        --rounds|--seconds|--files|--size-mb|--daemon-cpus|--tmpdir|--configs) ARGS+=("$1" "$2"); shift ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift

@@ -32,13 +32,19 @@ def mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
+# name -> (--transport value, extra environment)
+CONFIGS = {"dev": ("dev", {}), "uring": ("uring", {}), "uring-nopin": ("uring", {"SPLICEFS_URING_PIN": "0"})}
+
+
 class Daemon:
-    def __init__(self, binary, transport, backing, mnt, cpus, logfile):
+    def __init__(self, binary, config, backing, mnt, cpus, logfile):
         self.mnt = mnt
+        transport, env = CONFIGS[config]
         argv = [binary, "-f", f"--transport={transport}", "--log-file", logfile, backing, mnt]
         if cpus:
             argv = ["taskset", "-c", cpus] + argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=dict(os.environ, **env))
         for _ in range(200):
             if mounted(mnt):
                 break
@@ -201,6 +207,7 @@ def main():
     p.add_argument("--size-mb", type=int, default=512)
     p.add_argument("--daemon-cpus", default="", help="taskset -c list for the daemon")
     p.add_argument("--tmpdir", default="/tmp")
+    p.add_argument("--configs", default="dev,uring", help="dev,uring,uring-nopin (first = the base)")
     a = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="splicefs-bt.", dir=a.tmpdir)
@@ -210,11 +217,14 @@ def main():
     with open(f"{work}/backing/rand", "wb") as f:
         for _ in range(256):
             f.write(os.urandom(1 << 20))
-    results = {"dev": [], "uring": []}
-    order = ["dev", "uring"]
+    order = a.configs.split(",")
+    for c in order:
+        if c not in CONFIGS:
+            sys.exit(f"unknown config {c}; known: {', '.join(CONFIGS)}")
+    results = {c: [] for c in order}
     try:
         for r in range(a.rounds):
-            for t in (order if r % 2 == 0 else order[::-1]):
+            for t in order[r % len(order):] + order[:r % len(order)]:
                 log(f"round {r + 1}/{a.rounds}: {t}")
                 results[t].append(one_round(a.binary, t, work, a, logfile))
         engines = backing_read_engines(f"{work}/backing/rand", a.seconds)
@@ -229,16 +239,18 @@ def main():
     print(f"## splicefs transports, {a.rounds} rounds, {os.cpu_count()} CPUs"
           f"{', daemon on CPUs ' + a.daemon_cpus if a.daemon_cpus else ''}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; enable_uring={switch} during the run\n")
-    print("| row | unit | dev | uring | uring/dev (median of rounds) | dev CPU µs/req | uring CPU µs/req |")
-    print("|---|---|---|---|---|---|---|")
+    base, others = order[0], order[1:]
+    print(f"| row | unit | {' | '.join(order)} | "
+          + " | ".join(f"{o}/{base} (median of rounds)" for o in others) + " | "
+          + " | ".join(f"{c} CPU µs/req" for c in order) + " |")
+    print("|---|---|" + "---|" * (2 * len(order) + len(others)))
     for row, unit in ROWS:
-        dv = [x[row][0] for x in results["dev"]]
-        uv = [x[row][0] for x in results["uring"]]
-        dc = [x[row][1] for x in results["dev"]]
-        uc = [x[row][1] for x in results["uring"]]
-        ratio = statistics.median(u / d for u, d in zip(uv, dv))
-        print(f"| {row} | {unit} | {statistics.median(dv):,.0f} | {statistics.median(uv):,.0f} | "
-              f"{ratio:.2f} | {statistics.median(dc):.1f} | {statistics.median(uc):.1f} |")
+        val = {c: [x[row][0] for x in results[c]] for c in order}
+        cpu = {c: [x[row][1] for x in results[c]] for c in order}
+        cells = [f"{statistics.median(val[c]):,.0f}" for c in order]
+        cells += [f"{statistics.median(u / d for u, d in zip(val[o], val[base])):.2f}" for o in others]
+        cells += [f"{statistics.median(cpu[c]):.1f}" for c in order]
+        print(f"| {row} | {unit} | " + " | ".join(cells) + " |")
     print("\nREAD into ring memory, on the backing file (4 KiB random, cached, depth 1, fio):\n")
     print("| engine | IOPS | mean latency µs | CPU µs/read |")
     print("|---|---|---|---|")

@@ -12,10 +12,12 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -129,6 +131,7 @@ private:
     std::atomic<bool> announced_{false};
     std::vector<std::unique_ptr<Queue>> queues_;
     std::size_t payload_size_ = 0;
+    bool pin_ = true;
     std::unique_ptr<std::atomic<Entry*>[]> slots_;  // slot (qid * kMaxDepth + i) -> entry
     std::unique_ptr<InflightTable> table_;
 };
@@ -141,6 +144,10 @@ thread_local Queue* tl_queue = nullptr;  // set on queue threads
 
 void Rings::start(std::size_t payload_size) {
     if (started_.exchange(true)) return;
+    // A measurement knob (scripts/bench-transport.sh): SPLICEFS_URING_PIN=0 leaves the queue
+    // threads to the scheduler.
+    const char* pin = std::getenv("SPLICEFS_URING_PIN");  // NOLINT(concurrency-mt-unsafe): before the threads
+    pin_ = pin == nullptr || std::string_view(pin) != "0";
     const unsigned n = possible_cpus();
     payload_size_ = payload_size;
     table_ = std::make_unique<InflightTable>(std::size_t{n} * kMaxDepth);
@@ -226,11 +233,13 @@ void Rings::add_entry(Queue& q) {
 }
 
 bool Rings::setup(Queue& q) {
-    // Near its CPU's callers; a daemon confined elsewhere (taskset) keeps its own CPUs.
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    CPU_SET(q.qid, &cpus);
-    (void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    if (pin_) {
+        // Near its CPU's callers; a daemon confined elsewhere (taskset) keeps its own CPUs.
+        cpu_set_t cpus;
+        CPU_ZERO(&cpus);
+        CPU_SET(q.qid, &cpus);
+        (void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    }
     io_uring_params params{};
     params.flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
     const int rc = io_uring_queue_init_params(64, &q.ring, &params);
