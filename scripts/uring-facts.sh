@@ -52,13 +52,16 @@ mount_it on
 # A workload on both CPUs: names, data, an fsync (pool), a waiting flock, an interrupted one,
 # an outside change (notification), and dropped dentries (FORGET).
 for cpu in 0 1; do
-    taskset -c $cpu sh -c "mkdir -p '$T/m/d$cpu'; for i in \$(seq 50); do echo \$i > '$T/m/d$cpu/f\$i'; done; cat '$T/m/d$cpu'/f* >/dev/null; sync '$T/m/d$cpu/f1'" || true
+    D="$T/m/d$cpu"
+    taskset -c $cpu sh -c 'mkdir -p "$1"; for i in $(seq 50); do echo "$i" > "$1/f$i"; done
+        cat "$1"/f* >/dev/null; sync "$1/f1"' sh "$D" || true
 done
 echo x > "$T/m/lock"
 flock "$T/m/lock" -c "sleep 0.5" &
+HOLDER=$!
 sleep 0.1
 timeout -s INT 0.2 flock "$T/m/lock" -c true || true
-wait
+wait "$HOLDER"  # not a bare wait: the daemon is a background job too
 echo outside > "$T/b/outside"; sleep 0.2; cat "$T/m/outside" >/dev/null
 echo changed > "$T/b/outside"; sleep 0.2; cat "$T/m/outside" >/dev/null
 sync; echo 2 > /proc/sys/vm/drop_caches; sleep 0.3
