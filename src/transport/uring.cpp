@@ -120,7 +120,7 @@ private:
     void add_entry(Queue& q);
     io_uring_sqe* sqe(Queue& q);
     void prep_cmd(io_uring_sqe* s, abi::Cmd cmd, std::uint64_t commit_id, unsigned qid, Entry& e) const;
-    void on_error(Entry& e, int err);
+    bool on_error(Entry& e, int err);
 
     fuse_session* se_;
     int fuse_fd_;
@@ -281,7 +281,9 @@ void Rings::run(Queue& q) {
                     *reinterpret_cast<Entry*>(tag);  // NOLINT(performance-no-int-to-ptr): our own pointer
                 --q.idle;
                 if (res < 0) {
-                    on_error(e, -res);
+                    // An entry the kernel dropped while the connection lives (a commit whose
+                    // request was gone): replaced, so the queue keeps its depth.
+                    if (on_error(e, -res) && q.entries.size() < kMaxDepth) add_entry(q);
                 } else {
                     serve(q, e);
                     if (q.idle < kMinIdle && q.entries.size() < kMaxDepth) add_entry(q);
@@ -293,12 +295,19 @@ void Rings::run(Queue& q) {
     tl_queue = nullptr;
 }
 
-void Rings::on_error(Entry& e, int err) {
-    if (e.served || err == ENOTCONN || err == ECONNABORTED || stopping_.load()) {
+// True when the entry should be replaced.
+bool Rings::on_error(Entry& e, int err) {
+    const bool connection_gone = err == ENOTCONN || err == ECONNABORTED || err == ENODEV;
+    if (connection_gone || stopping_.load()) {
         spdlog::debug("transport: io_uring entry ended: {}", errno_text(err));
-        return;
+        return false;
+    }
+    if (e.served) {
+        spdlog::warn("transport: the kernel dropped a ring entry ({}); registering another", errno_text(err));
+        return true;
     }
     refuse(("the kernel refused FUSE_IO_URING_CMD_REGISTER: " + errno_text(err)).c_str());
+    return false;
 }
 
 void Rings::serve(Queue& q, Entry& e) {
