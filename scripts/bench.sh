@@ -95,8 +95,8 @@ PY=/usr/bin/python3
 if [[ -z $SPLICEFS ]]; then
     BUILD="$ROOT/build-bench"
     need_pkgs cmake:cmake g++:g++ pkg-config:pkg-config || true
-    if ! dpkg -s libfuse3-dev libcli11-dev libspdlog-dev >/dev/null 2>&1 && [[ $INSTALL -eq 1 ]]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse3-dev libcli11-dev libspdlog-dev
+    if ! dpkg -s libfuse3-dev libcli11-dev libspdlog-dev liburing-dev >/dev/null 2>&1 && [[ $INSTALL -eq 1 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse3-dev libcli11-dev libspdlog-dev liburing-dev
     fi
     # Always (re)build: incremental, and the figures must be of the current tree.
     say "building splicefs (Release) in $BUILD"

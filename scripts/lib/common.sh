@@ -3,7 +3,7 @@
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 SPLICEFS_BUILD_PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 libcli11-dev libspdlog-dev
-    libfmt-dev libsystemd-dev)
+    libfmt-dev libsystemd-dev liburing-dev)
 # shellcheck disable=SC2034
 # The backing matrix (tests/backing) needs mkfs.xfs, mkfs.btrfs, bindfs, glusterd + the
 # GlusterFS client, ss (iproute2) and filefrag (e2fsprogs).

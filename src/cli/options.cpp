@@ -65,6 +65,12 @@ void apply_data_path(Config& c, std::string_view value) {
     }
 }
 
+Transport parse_transport(std::string_view value) {
+    if (value == "dev") return Transport::Dev;
+    if (value == "uring") return Transport::Uring;
+    throw std::invalid_argument("'" + std::string(value) + "' is not one of dev, uring");
+}
+
 std::string parse_level(std::string_view value) {
     if (!log::parse_level(value)) {
         throw std::invalid_argument("'" + std::string(value) +
@@ -171,6 +177,10 @@ constexpr OptionSpec kOptions[] = {
     {"clone-fd", '\0', K::Flag, "", "off", G::Threads,
      "use libfuse's multi-threaded loop and give each worker thread its own /dev/fuse fd",
      [](Config& c, std::string_view) { c.clone_fd = true; }, true},
+    {"transport", '\0', K::Choice, "dev|uring", "dev", G::Threads,
+     "how requests reach the daemon: dev (read/write on /dev/fuse) or uring (FUSE over io_uring, one "
+     "queue per CPU; Linux 6.14+ with the fuse module's enable_uring=Y, else /dev/fuse with a log line)",
+     [](Config& c, std::string_view v) { c.transport = parse_transport(v); }, true},
 
     {"read-only", '\0', K::Flag, "", "off", G::Access, "refuse every change, even for root (also -o ro)",
      [](Config& c, std::string_view) { c.read_only = true; }, true},

@@ -15,6 +15,8 @@ enum class AtimeMode { Relatime, Noatime, Strictatime };
 enum class DirectIo { Auto, On, Off };
 // Whether to watch the backing tree (fs/backing_policy.hpp decides `Auto` by filesystem type).
 enum class WatchMode { Auto, On, Off };
+// How requests travel: read(2)/write(2) on /dev/fuse, or FUSE over io_uring (src/transport).
+enum class Transport { Dev, Uring };
 
 struct Config {
     std::filesystem::path backing;     // canonical, absolute
@@ -40,6 +42,7 @@ struct Config {
         int area_fd = -1;
     };
     std::optional<Resume> resume;
+    Transport transport = Transport::Dev;
 
     // Data path. "reads" are READ replies (daemon -> kernel), "writes" are WRITE requests.
     bool splice_reads = true;

@@ -23,6 +23,7 @@
 #include "fs/reshape.hpp"
 #include "splicefs/copy.hpp"
 #include "splicefs/splice.hpp"
+#include "transport/uring.hpp"
 
 namespace splicefs::fs::ops {
 
@@ -208,6 +209,15 @@ int create(Fs& fs, fuse_req_t req, fuse_ino_t parent, const char* name, mode_t m
 }
 
 int read(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, std::size_t size, off_t off, fuse_file_info* fi) {
+    if (const auto ring = transport::reply_buffer(); ring.size() >= size) {
+        // A ring request (--transport=uring): its reply buffer is our memory, so no splice;
+        // one pread straight into it, and the reply is committed without another copy.
+        const ssize_t n = ::pread(handle_fd(fi), ring.data(), size, off);
+        if (n < 0) return errno;
+        fs.stats.reads.add(false, static_cast<std::size_t>(n));
+        fuse_reply_buf(req, reinterpret_cast<const char*>(ring.data()), static_cast<std::size_t>(n));
+        return 0;
+    }
     if (!fs.splice_reads_live.load(std::memory_order_relaxed)) {
         // Copy path: one pread into a per-thread buffer that lives as long as the worker,
         // instead of libfuse's fallback that maps a fresh buffer for every reply.

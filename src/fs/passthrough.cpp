@@ -17,6 +17,9 @@
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
 #include "fs/survival_mirror.hpp"
+#include "transport/fuse_uring_abi.hpp"
+#include "transport/uring.hpp"
+#include "transport/uring_frame.hpp"
 
 namespace splicefs::fs {
 
@@ -117,14 +120,44 @@ void take_kill_priv_v2(Fs& fs, std::span<std::byte> init_reply, std::uint32_t of
         fs.kills_privs.store(true, std::memory_order_release);
 }
 
-ssize_t write_all(int fd, const std::vector<std::byte>& bytes) {
-    return ::write(fd, bytes.data(), bytes.size());
+// Every reply leaves through the transport: a ring entry that waits for it, else /dev/fuse.
+ssize_t write_all(int fd, std::vector<std::byte>& bytes) {
+    iovec one{bytes.data(), bytes.size()};
+    return transport::write_reply(fd, &one, 1);
+}
+
+static_assert(wire::kOverIoUringFlags2 == transport::abi::kOverIoUringFlags2);
+
+// --transport=uring: accept FUSE_OVER_IO_URING in INIT when offered. True when the rings are
+// to start once this reply has reached the kernel.
+bool offer_rings(std::span<std::byte> init_reply, std::uint32_t offered_flags2) {
+    if (!transport::wanted()) return false;
+    if ((offered_flags2 & wire::kOverIoUringFlags2) == 0) {
+        transport::refuse(
+            "the kernel does not offer FUSE_OVER_IO_URING (Linux 6.14+ with "
+            "/sys/module/fuse/parameters/enable_uring = Y)");
+        return false;
+    }
+    if (transport::payload_size_for_init(init_reply) == 0 ||
+        !wire::amend_init_flags2(init_reply, wire::kOverIoUringFlags2)) {
+        transport::refuse("unexpected INIT reply framing from libfuse");
+        return false;
+    }
+    return true;
+}
+
+// Writes the INIT reply, then starts the rings it accepted (the kernel must have taken it
+// before it lets entries register).
+ssize_t send_init(int fd, std::vector<std::byte>& bytes, bool rings) {
+    const ssize_t n = write_all(fd, bytes);
+    if (rings && n >= 0) transport::start(transport::payload_size_for_init(bytes));
+    return n;
 }
 
 // The INIT reply as amended: saved for later workers, or (replayed) compared and swallowed.
-ssize_t finish_init_reply(int fd, Fs& fs, const std::vector<std::byte>& bytes) {
+ssize_t finish_init_reply(int fd, Fs& fs, std::vector<std::byte>& bytes, bool rings) {
     if (!on_init_reply(fs, bytes)) return static_cast<ssize_t>(bytes.size());
-    const ssize_t n = write_all(fd, bytes);
+    const ssize_t n = send_init(fd, bytes, rings);
     on_init_reply_written(fs, n == static_cast<ssize_t>(bytes.size()));
     return n;
 }
@@ -141,7 +174,7 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
     Fs& fs = fs_from(userdata);
     if (fs.failover.first_reply_pending.load(std::memory_order_relaxed) && is_reply(iov, count)) [[unlikely]]
         on_reply(fs, fs.failover);
-    if (!tl_init.active && !tl_open.active) return ::writev(fd, iov, count);
+    if (!tl_init.active && !tl_open.active) return transport::write_reply(fd, iov, count);
     auto bytes = gather(iov, count);
     std::uint64_t unique = 0;
     if (tl_init.active && wire::reply_unique(bytes, unique) && unique == tl_init.unique) {
@@ -149,7 +182,8 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
         fs.init_pending.store(false, std::memory_order_relaxed);
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
         take_kill_priv_v2(fs, bytes, tl_init.offered_flags);
-        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes);
+        const bool rings = offer_rings(bytes, tl_init.offered_flags2);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes, rings);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(
@@ -163,21 +197,21 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn("passthrough: unexpected INIT reply framing from libfuse; using the splice path");
         }
-        return finish_init_reply(fd, fs, bytes);
+        return finish_init_reply(fd, fs, bytes, rings);
     }
     if (tl_open.active) {
         tl_open.active = false;
         tl_open.amended = wire::amend_open_reply(bytes, tl_open.opcode, tl_open.backing_id);
         return write_all(fd, bytes);
     }
-    return ::writev(fd, iov, count);
+    return transport::write_reply(fd, iov, count);
 }
 
 ssize_t hook_splice_send(int fdin, off_t* offin, int fdout, off_t* offout, std::size_t len,
                          unsigned int flags, void* userdata) {
     Fs& fs = fs_from(userdata);
     on_reply(fs, fs.failover);  // only replies (READ data) are spliced to /dev/fuse
-    return ::splice(fdin, offin, fdout, offout, len, flags);
+    return transport::splice_reply(fdin, offin, fdout, offout, len, flags);  // splice(2) off the rings
 }
 
 // Providing both splice hooks keeps libfuse's splice path for files not in passthrough.

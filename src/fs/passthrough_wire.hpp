@@ -1,14 +1,16 @@
 #pragma once
 // Byte-level amendments of libfuse 3.14's INIT, OPEN and CREATE replies that turn on what
-// libfuse 3.14 cannot ask for: the kernel's FUSE_PASSTHROUGH (Linux 6.9+, libfuse 3.17) and
-// FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+, libfuse 3.16) and FUSE_HANDLE_KILLPRIV_V2 (Linux 5.11+,
-// which libfuse 3.14's headers know but its INIT does not negotiate).
+// libfuse 3.14 cannot ask for: the kernel's FUSE_PASSTHROUGH (Linux 6.9+, libfuse 3.17),
+// FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+, libfuse 3.16), FUSE_OVER_IO_URING (Linux 6.14+,
+// libfuse 3.18; the rings themselves are src/transport) and FUSE_HANDLE_KILLPRIV_V2 (Linux
+// 5.11+, which libfuse 3.14's headers know but its INIT does not negotiate).
 //
 // Protocol facts (include/uapi/linux/fuse.h, 7.40):
 //  - every reply starts with fuse_out_header {u32 len; i32 error; u64 unique} (16 bytes);
 //  - fuse_init_in: flags at +12, flags2 at +16 (valid when flags has FUSE_INIT_EXT, bit 30);
 //    the kernel offers passthrough with FUSE_PASSTHROUGH = bit 37 = flags2 bit 5, and mmap of
-//    direct-io files with FUSE_DIRECT_IO_ALLOW_MMAP = bit 36 = flags2 bit 4;
+//    direct-io files with FUSE_DIRECT_IO_ALLOW_MMAP = bit 36 = flags2 bit 4, and request
+//    rings with FUSE_OVER_IO_URING = bit 41 = flags2 bit 9 (only while enable_uring=Y);
 //  - FUSE_HANDLE_KILLPRIV_V2 is flags bit 28 (init_in and init_out): the daemon clears set-id
 //    bits on write, truncate and open(O_TRUNC), and the kernel marks the superblock SB_NOSEC,
 //    so that writes stop asking GETXATTR(security.capability) once an inode is known clean;
@@ -41,6 +43,7 @@ inline constexpr std::uint32_t kWritebackCache = 1U << 16;
 inline constexpr std::uint32_t kHandleKillprivV2 = 1U << 28;
 inline constexpr std::uint32_t kPassthroughFlags2 = 1U << 5;
 inline constexpr std::uint32_t kDirectIoAllowMmapFlags2 = 1U << 4;
+inline constexpr std::uint32_t kOverIoUringFlags2 = 1U << 9;
 
 inline constexpr std::uint32_t kFopenDirectIo = 1U << 0;
 inline constexpr std::uint32_t kFopenNoflush = 1U << 5;

@@ -85,6 +85,9 @@ std::string failover_off_reason(const Config& config) {
     if (config.clone_fd) {
         return "--clone-fd (the kernel fails the requests of a per-thread fd when its worker dies)";
     }
+    if (config.transport == Transport::Uring) {
+        return "--transport=uring (requests in a dead worker's ring entries are not requeued by the kernel)";
+    }
     return {};
 }
 

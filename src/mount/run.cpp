@@ -28,6 +28,7 @@
 #include "mount/fuse_log.hpp"
 #include "mount/remount.hpp"
 #include "mount/session.hpp"
+#include "transport/uring.hpp"
 
 namespace splicefs::mount {
 namespace {
@@ -98,7 +99,12 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs, bool sy
         fs::Fs& fs;
         ~StopWatch() { fs::stop_watch(fs); }  // also when serve() throws: before the session goes
     } stop_watch{fs};
-    const int rc = serve(se, config, fs);
+    int rc = 0;
+    {
+        // --transport=uring: rings start once INIT accepts them and stop after the pool is done.
+        const transport::Uring rings(se, config.transport == Transport::Uring);
+        rc = serve(se, config, fs);
+    }
     if (systemd) notify("STOPPING=1");
     fs::log_totals(fs);
     signalled = rc > 0;

@@ -29,6 +29,8 @@ CASES=(
     "1|--entry-timeout nan '$B' '$M'"
     "1|--cache=sometimes '$B' '$M'"
     "1|--watch=sometimes '$B' '$M'"
+    "1|--transport=ring '$B' '$M'"
+    "1|'$B' '$M' -o transport=uringg"
     "1|'$B' '$M' -o watch=yes"
     "1|--log-level=loud '$B' '$M'"
     "1|--log-file= '$B' '$M'"

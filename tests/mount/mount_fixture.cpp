@@ -288,6 +288,13 @@ bool env_passthrough() {
     return false;
 }
 
+bool env_uring() {
+    for (const auto& a : env_extra_args()) {
+        if (a == "--transport=uring") return true;
+    }
+    return false;
+}
+
 void Mount::start() {
     std::vector<std::string> argv{SPLICEFS_BINARY, "-f", "--log-file", log_file_.string()};
     // SPLICEFS_TEST_ARGS runs the whole suite in another mode (e.g. --data-path=passthrough);

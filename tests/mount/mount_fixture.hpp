@@ -57,6 +57,8 @@ struct StatsSnapshot {
 [[nodiscard]] std::vector<std::string> env_extra_args();
 // True when SPLICEFS_TEST_ARGS selects --data-path=passthrough (no READ/WRITE reach the daemon).
 [[nodiscard]] bool env_passthrough();
+// True when SPLICEFS_TEST_ARGS selects --transport=uring (ring payloads are memory: no splice).
+[[nodiscard]] bool env_uring();
 
 // True when /proc/self/mountinfo lists `mountpoint` with fstype fuse.splicefs.
 [[nodiscard]] bool is_splicefs_mounted(const fs::path& mountpoint);

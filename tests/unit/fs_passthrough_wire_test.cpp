@@ -157,6 +157,27 @@ TEST(PassthroughWire, InitReplyGetsAllowMmapAndNothingElse) {
     EXPECT_FALSE(amend_init_flags2(short_reply, kDirectIoAllowMmapFlags2));
 }
 
+TEST(PassthroughWire, InitOfferAndReplyForIoUringUseFlags2Bit9) {
+    EXPECT_EQ(kOverIoUringFlags2, 1U << (41 - 32)) << "FUSE_OVER_IO_URING is bit 41";
+    std::uint32_t flags2 = 0;
+    ASSERT_TRUE(init_offered_flags2(init_request(kInitExt, kOverIoUringFlags2 | kPassthroughFlags2), flags2));
+    EXPECT_NE(flags2 & kOverIoUringFlags2, 0U);
+    ASSERT_TRUE(init_offered_flags2(init_request(0, kOverIoUringFlags2), flags2));
+    EXPECT_EQ(flags2 & kOverIoUringFlags2, 0U) << "flags2 unread without INIT_EXT";
+
+    // Joins the other amendments: both bits set, everything else as libfuse wrote it.
+    auto b = reply(kInitOutSize);
+    put<std::uint32_t>(b, kOutHeaderSize + 12, kInitExt | 0x1);
+    put<std::uint32_t>(b, kOutHeaderSize + 20, 1008 * 1024);
+    auto expected = b;
+    put<std::uint32_t>(expected, kOutHeaderSize + 32, kDirectIoAllowMmapFlags2 | kOverIoUringFlags2);
+    ASSERT_TRUE(amend_init_flags2(b, kDirectIoAllowMmapFlags2));
+    ASSERT_TRUE(amend_init_flags2(b, kOverIoUringFlags2));
+    EXPECT_EQ(b, expected);
+    auto no_ext = reply(kInitOutSize);
+    EXPECT_FALSE(amend_init_flags2(no_ext, kOverIoUringFlags2)) << "the kernel would not read flags2";
+}
+
 TEST(PassthroughWire, OpenReplyGetsPassthroughFlagAndId) {
     auto b = reply(kOpenOutSize);
     put<std::uint64_t>(b, kOutHeaderSize, 42);  // fh
