@@ -8,6 +8,8 @@ PARAM=/sys/module/fuse/parameters/enable_uring
 case "${1:-}" in
     on)
         [[ -n "${2:-}" ]] || { echo "usage: $0 on|restore STATE" >&2; exit 2; }
+        # On a fresh machine the fuse module may not be loaded before the first mount.
+        [[ -e $PARAM ]] || modprobe fuse 2>/dev/null || true
         if [[ -w $PARAM ]]; then
             [[ -e $2 ]] || cat "$PARAM" > "$2"
             echo Y > "$PARAM"

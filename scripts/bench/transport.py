@@ -4,10 +4,10 @@
 Rows: 4 KiB random read (O_DIRECT: every read reaches the daemon; 1 and 4 jobs), metadata
 (create, stat after a remount, list, unlink over N files in one directory), sequential 1 MiB
 write (+fsync) and cold read. Per row and transport: the median over rounds, the median of the
-per-round uring/dev ratios, and the daemon's CPU per request (utime+stime of the daemon over
-the row, from schedstat, / requests it answered, from its stats). Also: the daemon-side
-choice for READ into
-ring memory, pread vs an io_uring read into a registered buffer, measured on the backing file.
+per-round ratios to the first configuration, and the daemon's CPU per request (CPU time of
+all its threads over the row, from schedstat, / the requests its stats counted). Also the
+daemon-side choice for READ into ring memory: pread vs an io_uring read into a registered
+buffer, measured on the backing file.
 Run through scripts/bench-transport.sh (root; turns the fuse module's enable_uring on and
 puts it back).
 """
