@@ -90,9 +90,11 @@ const Settings& Settings::get() {
         const char* seed = std::getenv("FAILOVER_SEED");
         out.seed = seed != nullptr && *seed != '\0' ? std::strtoull(seed, nullptr, 0)
                                                     : (std::random_device{}() & 0xffffffffu);
-        out.kills = static_cast<int>(env_long("FAILOVER_KILLS", 45));
-        out.upgrades = static_cast<int>(env_long("FAILOVER_UPGRADES", 10));
-        out.posix_ops = static_cast<int>(env_long("FAILOVER_POSIX_OPS", 20000));
+        const char* profile = std::getenv("FAILOVER_PROFILE");
+        const bool small = profile != nullptr && std::string(profile) == "sanitizer";
+        out.kills = static_cast<int>(env_long("FAILOVER_KILLS", small ? 12 : 45));
+        out.upgrades = static_cast<int>(env_long("FAILOVER_UPGRADES", small ? 3 : 10));
+        out.posix_ops = static_cast<int>(env_long("FAILOVER_POSIX_OPS", small ? 5000 : 20000));
         if (const char* r = std::getenv("FAILOVER_REPORT"); r != nullptr) out.report_file = r;
         const char* bin = std::getenv("SPLICEFS_BIN");
         out.binary = bin != nullptr && *bin != '\0' ? bin : SPLICEFS_BINARY;

@@ -26,7 +26,8 @@ using namespace std::chrono_literals;
 
 // Knobs from the environment: FAILOVER_SEED (default: from the clock, always printed),
 // FAILOVER_KILLS (kills per kill phase), FAILOVER_UPGRADES (upgrades per upgrade phase),
-// FAILOVER_POSIX_OPS (operations per run of the POSIX random mode),
+// FAILOVER_POSIX_OPS (operations per run of the POSIX random mode); FAILOVER_PROFILE=sanitizer
+// makes the defaults of those three smaller;
 // FAILOVER_REPORT (a file the phase rows are appended to), SPLICEFS_BIN (another daemon).
 struct Settings {
     std::uint64_t seed = 0;

@@ -168,6 +168,8 @@ TEST(SurvivalAreaTest, CountersSurviveAndOnlyAnAreaIsAdopted) {
     // its strings now belong to the adopter's mapping: made anew, as adopt() made them.
     std::construct_at(&area.stats().backing_fs);
     std::construct_at(&area.stats().watch_reason);
+    std::construct_at(&area.stats().failover_off_reason);
+    std::construct_at(&area.stats().handoff_version);
 
     const int zeros = ::memfd_create("not-an-area", MFD_CLOEXEC);
     ASSERT_GE(zeros, 0);
