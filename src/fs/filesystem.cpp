@@ -155,6 +155,10 @@ void start_offload(Fs& fs, unsigned threads, unsigned max_threads) {
     fs.offloader = std::make_unique<Offloader>(threads, max_threads);
 }
 
+bool stop_offload_within(Fs& fs, std::chrono::milliseconds limit) noexcept {
+    return !fs.offloader || fs.offloader->drain_for(limit);
+}
+
 void stop_offload(Fs& fs) noexcept {
     if (fs.offloader) fs.offloader->drain();
 }

@@ -2,6 +2,7 @@
 // The one filesystem object of a mount: configuration, the backing root, the inode table
 // and the statistics. The lowlevel op adapters reach it through fuse_req_userdata().
 #include <fuse_lowlevel.h>
+#include <chrono>
 
 #include <functional>
 #include <memory>
@@ -43,6 +44,9 @@ void run_after_init(Fs& fs, std::function<void()> job);
 // and drains it once the loop has returned (before the session is destroyed).
 void start_offload(Fs& fs, unsigned threads, unsigned max_threads);
 void stop_offload(Fs& fs) noexcept;
+// A worker handing over (failover_supervisor.hpp): waits at most `limit`; false when a blocked
+// op is left to the kernel's resend (the worker _exit()s next).
+bool stop_offload_within(Fs& fs, std::chrono::milliseconds limit) noexcept;
 
 // The backing watch (backing_watch.hpp), when on: its thread starts after fuse_daemonize()
 // and stops once the loop has returned, before the session is destroyed.

@@ -42,6 +42,18 @@ void Offloader::drain() noexcept {
     }
 }
 
+bool Offloader::drain_for(std::chrono::milliseconds limit) noexcept {
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    wake_.notify_all();
+    if (!finished_cv_.wait_for(lock, limit, [this] { return finished_ == pool_.size(); })) return false;
+    lock.unlock();
+    for (auto& t : pool_) {
+        if (t.joinable()) t.join();
+    }
+    return true;
+}
+
 void Offloader::work() noexcept {
     for (;;) {
         std::function<void()> job;
@@ -50,7 +62,11 @@ void Offloader::work() noexcept {
             ++idle_;
             wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
             --idle_;
-            if (jobs_.empty()) return;  // stopping, and nothing left to answer
+            if (jobs_.empty()) {  // stopping, and nothing left to answer
+                ++finished_;
+                finished_cv_.notify_all();
+                return;
+            }
             job = std::move(jobs_.front());
             jobs_.pop_front();
         }

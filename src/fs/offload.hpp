@@ -4,6 +4,7 @@
 // (fsync, flock, fallocate, copy_file_range; reads only above tuning's offload_read_kb, off
 // by default) to a small pool, so they never stall the serving thread. Measured against
 // libfuse's multi-threaded loop in the README.
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -30,14 +31,21 @@ public:
     // Runs everything queued so far and stops the pool; submit() refuses afterwards.
     void drain() noexcept;
 
+    // The same, waiting at most `limit` for the pool: false when a job is still running (a
+    // flock waiting on a lock held elsewhere), whose threads are then left as they are. For a
+    // worker that is about to _exit(): the kernel resends what its threads had taken.
+    bool drain_for(std::chrono::milliseconds limit) noexcept;
+
 private:
     void work() noexcept;
 
     const unsigned max_threads_;
     std::mutex mu_;  // leaf lock: guards everything below; never held while a job runs
     std::condition_variable wake_;
+    std::condition_variable finished_cv_;
     std::deque<std::function<void()>> jobs_;
     unsigned idle_ = 0;
+    unsigned finished_ = 0;  // threads that have left work()
     bool stopping_ = false;
     std::vector<std::thread> pool_;
 };

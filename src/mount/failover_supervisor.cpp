@@ -1,6 +1,7 @@
 #include "mount/failover_supervisor.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -271,6 +272,15 @@ void Supervisor::exec_new_binary() {
     std::vector<int> pass = fs::survival::referenced_fds(p_.area);
     for (const int fd : {p_.fuse_fd, p_.handoff.fd(), p_.area.fd()}) {
         if (fd >= 0) pass.push_back(fd);
+    }
+    // Everything else stays with this process: fds opened without O_CLOEXEC (spdlog's log
+    // files among them) would otherwise pile up in the new binary, one set per upgrade.
+    std::sort(pass.begin(), pass.end());
+    for (const int fd : open_fds()) {
+        if (fd > STDERR_FILENO && !std::binary_search(pass.begin(), pass.end(), fd)) {
+            const int flags = ::fcntl(fd, F_GETFD);
+            if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
     }
     const std::string resume = fmt::format("--resume={},{},{}", p_.fuse_fd, p_.handoff.fd(), p_.area.fd());
     log::flush();

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <optional>
 #include <system_error>
 
@@ -52,12 +53,20 @@ bool hybrid(const Config& config) {
 constexpr unsigned kPoolThreads = 4;      // blocking ops in flight before the pool grows
 constexpr unsigned kPoolMaxThreads = 64;  // grown while flocks wait, like libfuse's workers
 
-int serve(fuse_session* se, const Config& config, fs::Fs& fs) {
+// A failover worker waits this long for its pool when it stops, then leaves what is still
+// running (a flock waiting on a lock held elsewhere) to the next worker: the kernel resends it.
+constexpr std::chrono::milliseconds kWorkerPoolDrain{50};
+
+int serve(fuse_session* se, const Config& config, fs::Fs& fs, bool worker) {
     if (config.single_thread) return fuse_session_loop(se);
     if (hybrid(config)) {
         fs::start_offload(fs, kPoolThreads, kPoolMaxThreads);
         const int rc = fuse_session_loop(se);
-        fs::stop_offload(fs);  // answers what is queued before the session goes away
+        if (!worker) {
+            fs::stop_offload(fs);  // answers what is queued before the session goes away
+        } else if (!fs::stop_offload_within(fs, kWorkerPoolDrain)) {
+            spdlog::info("handing over with blocked ops in flight: the next worker gets them resent");
+        }
         return rc;
     }
     LoopConfigPtr cfg(fuse_loop_cfg_create());
@@ -103,7 +112,7 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs, bool sy
     {
         // --transport=uring: rings start once INIT accepts them and stop after the pool is done.
         const transport::Uring rings(se, config.transport == Transport::Uring);
-        rc = serve(se, config, fs);
+        rc = serve(se, config, fs, /*worker=*/!systemd);
     }
     if (systemd) notify("STOPPING=1");
     fs::log_totals(fs);
