@@ -183,7 +183,8 @@ ssize_t hook_writev(int fd, iovec* iov, int count, void* userdata) {
         allow_direct_io_mmap(fs, bytes, tl_init.offered_flags2);
         take_kill_priv_v2(fs, bytes, tl_init.offered_flags);
         const bool rings = offer_rings(bytes, tl_init.offered_flags2);
-        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit) return finish_init_reply(fd, fs, bytes, rings);
+        if (fs.passthrough_mode.load() != PassthroughMode::AwaitInit)
+            return finish_init_reply(fd, fs, bytes, rings);
         if ((tl_init.offered_flags2 & wire::kPassthroughFlags2) == 0) {
             fs.passthrough_mode.store(PassthroughMode::Refused);
             spdlog::warn(

@@ -1,7 +1,7 @@
 #pragma once
 // Failover's view of the filesystem state (docs/design.md §2): what a worker records in the
 // survival area while it serves, and how the next worker rebuilds from it. The supervisor
-// (13a's room) creates the Area, builds the Fs with make_fs(config, &area.stats()), and for
+// (mount/failover_supervisor.*) creates the Area, builds the Fs with make_fs(config, &area.stats()), and for
 // each worker calls attach(); between workers it keeps the fds referenced_fds() names.
 #include <cstdint>
 #include <vector>

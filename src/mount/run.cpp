@@ -10,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <system_error>
+#include <utility>
 
 #ifdef SPLICEFS_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -191,6 +192,26 @@ private:
 
 // The binary a live upgrade exec'd: the mount, /dev/fuse, the handoff record and the survival
 // area are inherited (--resume); no checks, no mount, no daemonising (same pid as before).
+
+// The serving part of a mount, after daemonising: stderr may be /dev/null from here, so every
+// failure is logged (file/syslog) and becomes the exit status.
+template <typename Serve>
+int serve_logged(const Config& config, Serve&& serve) {
+    int code = to_int(ExitCode::Ok);
+    try {
+        code = std::forward<Serve>(serve)();
+    } catch (const ExitError& e) {
+        spdlog::critical("{}", e.what());
+        code = to_int(e.code());
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        code = to_int(ExitCode::Runtime);
+    }
+    spdlog::info("unmounting {}", config.mountpoint.string());
+    log::flush();
+    return code;
+}
+
 int run_resumed(const Config& config) {
     const Config::Resume fds = *config.resume;
     raise_nofile_limit();
@@ -203,16 +224,9 @@ int run_resumed(const Config& config) {
         throw ExitError(ExitCode::Setup, "upgrade: libfuse refused the inherited /dev/fuse fd");
     }
     fs::attach_handoff(*fs, parts.handoff.record(), handoff_version_text());
-    int code = to_int(ExitCode::Ok);
-    try {
-        code = supervise(se.get(), config, *fs, parts, fds.fuse_fd, true, std::filesystem::current_path());
-    } catch (const std::exception& e) {
-        spdlog::critical("{}", e.what());
-        code = to_int(ExitCode::Runtime);
-    }
-    spdlog::info("unmounting {}", config.mountpoint.string());
-    log::flush();
-    return code;
+    return serve_logged(config, [&] {
+        return supervise(se.get(), config, *fs, parts, fds.fuse_fd, true, std::filesystem::current_path());
+    });
 }
 
 }  // namespace
@@ -293,25 +307,13 @@ int run(Config config) {
     if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
         throw ExitError(ExitCode::Daemonize, "cannot daemonize");
     }
-    // From here stderr may be /dev/null: failures go to the log (file/syslog) as well.
-    int code = to_int(ExitCode::Ok);
-    try {
+    return serve_logged(config, [&] {
         if (failover) {
-            code = supervise(se.get(), config, *fs, *failover, fuse_session_fd(se.get()), false, start_dir);
-        } else {
-            bool signalled = false;
-            code = serve_and_report(se.get(), config, *fs, true, signalled);
+            return supervise(se.get(), config, *fs, *failover, fuse_session_fd(se.get()), false, start_dir);
         }
-    } catch (const ExitError& e) {
-        spdlog::critical("{}", e.what());
-        code = to_int(e.code());
-    } catch (const std::exception& e) {
-        spdlog::critical("{}", e.what());
-        code = to_int(ExitCode::Runtime);
-    }
-    spdlog::info("unmounting {}", config.mountpoint.string());
-    log::flush();
-    return code;
+        bool signalled = false;
+        return serve_and_report(se.get(), config, *fs, true, signalled);
+    });
 }
 
 }  // namespace splicefs::mount

@@ -115,7 +115,7 @@ TEST(StatsPrometheus, HistogramIsCumulativeWithSumAndCount) {
     EXPECT_EQ(text.find("splicefs_watched_dirs{"), std::string::npos) << "the watch is off (-1)";
     std::size_t families = 0;
     for (std::size_t at = 0; (at = text.find("# TYPE ", at)) != std::string::npos; ++at) ++families;
-    EXPECT_EQ(families, 17U) << "each family once, for all mounts";
+    EXPECT_EQ(families, 26U) << "each family once, for all mounts (17 + 9 of failover)";
 }
 
 TEST(StatsPrometheus, RejectsWhatIsNotCounters) {
