@@ -52,7 +52,11 @@ declare -A POSIX_SKIP=(
     # names_name_lengths answered ENOENT (not yet understood; the other variants pass). And
     # once in several runs, a chmod through the fd of a file created after a rename over an
     # open file answered ENOENT: bindfs (path-based, high-level libfuse) lost the node's path.
-    [bindfs]='*rename_over_open_file__*:*names_name_lengths__*cachenever:*xattr_trusted_and_security__*:*rename_file_over_file__*:*links_counts_and_identity__*:*links_unlink_while_open__*:*links_shared_metadata__*:*xattr_posix_acl_access__*'
+    # The same attribute cache, on the reference side: in two scenarios that hard-link a file
+    # the *native* run's final lstat (straight through bindfs) reads nlink 1 while splicefs's
+    # tree reads the right 2. Seen since the per-request work (fewer round trips per op) made
+    # the splicefs run shorter than bindfs's 1 s attribute timeout — our reading, not proven.
+    [bindfs]='*readdir_listing_with_inodes__*:*names_dots_and_slashes__*:*rename_over_open_file__*:*names_name_lengths__*cachenever:*xattr_trusted_and_security__*:*rename_file_over_file__*:*links_counts_and_identity__*:*links_unlink_while_open__*:*links_shared_metadata__*:*xattr_posix_acl_access__*'
     # GlusterFS checks permissions again at each read and write with the caller's uid (an
     # open handle loses access when the mode changes), refuses other users' writes to
     # set-id files (EPERM), and fails close() after unaligned O_DIRECT writes; through the
