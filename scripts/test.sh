@@ -54,7 +54,13 @@ run_tree() {
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
     PASSED=$((PASSED + total - failed))
     FAILED=$((FAILED + failed))
-    ((failed > 0)) && FAILED_WHAT+=("$dir: $failed test(s), see $log")
+    if ((failed > 0)); then
+        FAILED_WHAT+=("$dir: $failed test(s), see $log")
+        # The names, so that the last lines of a CI run say which tests failed.
+        while IFS= read -r name; do
+            FAILED_WHAT+=("$dir:   $name")
+        done < <(sed -n '/^The following tests FAILED:/,$p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' | head -20)
+    fi
     say "$dir: $((total - failed)) passed, $failed failed ($((SECONDS - t0)) s in all)"
     local left
     left=$(leftover_test_mounts)
@@ -162,6 +168,17 @@ fi
 
 cleanup_stale_test_mounts >/dev/null
 echo
+# A short excerpt of each failed ctest's own output (the full logs stay in DIR/ctest.log).
+for dir in build build-asan; do
+    [[ -f $dir/ctest.log ]] || continue
+    while IFS= read -r name; do
+        echo "--- $dir: $name (last lines of its output)"
+        awk -v n="$name" 'index($0, ": " n " ") && /Test +#[0-9]+: .*(Failed|Timeout|Exception)/ {on=1; next}
+            on && (/^ +Start +[0-9]+: / || /Test +#[0-9]+: /) {exit} on' \
+            "$dir/ctest.log" | grep -aE 'FAIL|rror|expected|Which is|Value of|differs|Timeout' | tail -12
+    done < <(sed -n '/^The following tests FAILED:/,$p' "$dir/ctest.log" |
+        sed -nE 's/^[[:space:]]+[0-9]+ - ([^ ]+).*/\1/p' | head -5)
+done
 for what in "${FAILED_WHAT[@]}"; do echo "FAILED: $what"; done
 echo "time: $((SECONDS - START)) s"
 echo "$PASSED passed, $FAILED failed"
