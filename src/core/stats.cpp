@@ -125,12 +125,12 @@ std::string Stats::to_json() const {
         R"({{"version":"{}",{}"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
         R"("inode_fds":{},"inode_reopens":{},)"
         R"("passthrough_opens":{},"passthrough_fallbacks":{},"watched_dirs":{},"outside_changes":{},)"
-        R"("changed_opens":{},"splice_fallbacks":{},"resend_window_hits":{},"backing":{{"fs":"{}","local":{},"watch":"{}"}},"ops":{{)",
+        R"("changed_opens":{},"splice_fallbacks":{},"resend_window_hits":{},"handles_unanswered":{},"backing":{{"fs":"{}","local":{},"watch":"{}"}},"ops":{{)",
         kVersion, failover_json(failover, failover_off_reason, handoff_version), transfer_json(reads),
         transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(), inode_fds.load(),
         load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks), watched_dirs.load(),
         load(outside_changes), load(changed_opens), load(splice_fallbacks), load(resend_window_hits),
-        backing_fs, backing_local ? 1 : 0, watch_reason);
+        load(handles_unanswered), backing_fs, backing_local ? 1 : 0, watch_reason);
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

@@ -120,6 +120,8 @@ public:
     // done: answered as done, which is right unless the worker died before the syscall and the
     // name was there already (docs/design.md §2, the window).
     std::atomic<std::uint64_t> resend_window_hits{0};
+    // Resent opens whose first delivery made a handle the kernel never had: closed (inflight.hpp).
+    std::atomic<std::uint64_t> handles_unanswered{0};
     // The backing filesystem and the watch decision (fs/backing_policy.hpp); set before serving.
     std::string backing_fs;
     bool backing_local = false;

@@ -1,8 +1,11 @@
 #include "fs/inflight.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "fs/filesystem.hpp"
+#include "fs/passthrough.hpp"
 #include "fs/survival_area.hpp"
 #include "fs/survival_mirror.hpp"
 
@@ -41,6 +44,33 @@ survival::InflightSlot* claim(std::span<survival::InflightSlot> slots, std::uint
     }
     return nullptr;  // more requests in flight than slots: this one goes unrecorded
 }
+
+// A resent open whose first delivery made a handle: the kernel never had the reply, so it will
+// never release that handle. Closed here when the fd table still holds it as that request's
+// (the supervisor's sweep closes an fd that was not owned yet, and its number may be reused).
+void release_unanswered_handle(Fs& fs, survival::InflightSlot& slot) noexcept {
+    if (slot.handle_fd == 0 || fs.mirror == nullptr) return;
+    const int fd = slot.handle_fd - 1;
+    slot.handle_fd = 0;
+    const auto fds = fs.mirror->area().fds();
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size()) return;
+    if (fds[static_cast<std::size_t>(fd)].word.load(std::memory_order_acquire) != slot.handle_word) return;
+    fs.drop_handle_fd(fd);
+    ::close(fd);
+    const auto node = survival::FdSlot::node_of(slot.handle_word);
+    try {
+        if (survival::FdSlot::kind_of(slot.handle_word) == survival::FdKind::File) {
+            // passthrough_prepare() ran before the handle was noted: its open goes with it.
+            if (const auto inode = fs.inodes.find_inode(node)) passthrough_release(fs, *inode);
+        }
+        if (static_cast<Op>(slot.op) == Op::Create) fs.forget(node, 1);  // the entry's lookup
+    } catch (...) {
+        // No memory for the lookup: the node keeps a count until unmount, as a lost FORGET does.
+    }
+    if (survival::FdSlot::kind_of(slot.handle_word) == survival::FdKind::Dir)
+        fs.stats.open_dirs.fetch_sub(1, std::memory_order_relaxed);
+    fs.stats.handles_unanswered.fetch_add(1, std::memory_order_relaxed);
+}
 }  // namespace
 
 std::uint64_t unique_of(const Fs& fs, fuse_req_t req) noexcept {
@@ -69,6 +99,7 @@ Scope::Scope(Fs& fs, fuse_req_t req, Op op) noexcept {
                 slot_ = slot;
                 return;
             }
+            release_unanswered_handle(fs, *slot);
             if (state == survival::InflightSlot::kDone) replay = Replay::Done;
             if (state == survival::InflightSlot::kStarted) replay = Replay::Started;
         }
@@ -79,6 +110,8 @@ Scope::Scope(Fs& fs, fuse_req_t req, Op op) noexcept {
         slot->op = static_cast<std::uint32_t>(op);
         slot->error = 0;
         slot->result = 0;
+        slot->handle_fd = 0;
+        slot->handle_word = 0;
         slot->generation.store(generation, std::memory_order_relaxed);
     }
     // Claimed, not started: "started" is published right before the backing syscall (run(),
@@ -119,22 +152,34 @@ int settle(int err, int repeat_errno) noexcept {
     return err;
 }
 
+void note_handle(int fd, survival::FdKind kind, std::uint64_t node) noexcept {
+    if (tl.slot == nullptr) return;
+    tl.slot->handle_word = survival::FdSlot::pack(kind, node);
+    tl.slot->handle_fd = fd + 1;
+}
+
 bool recording() noexcept {
     return tl.slot != nullptr;
 }
 
-std::optional<std::uint64_t> append_replay(std::uint64_t size_now, std::uint64_t len) noexcept {
+std::optional<std::uint64_t> append_replay(std::uint64_t size_now, std::uint64_t len,
+                                           std::uint64_t& already) noexcept {
+    already = 0;
     if (tl.slot == nullptr) return std::nullopt;
     switch (tl.replay) {
         case Replay::Done:
             return tl.slot->result;
-        case Replay::Started:
-            // Written already when the file grew by the request's length since the record.
-            if (size_now >= tl.slot->result + len) {
-                tl.stats->resend_window_hits.fetch_add(1, std::memory_order_relaxed);
-                return len;
-            }
-            return std::nullopt;  // the size recorded before stays: it is still "before"
+        case Replay::Started: {
+            // The file grew since the record by what the first delivery wrote (the connection's
+            // requests wait while the worker is replaced; only a writer beside the mount could
+            // also have appended): all of it, or a part to complete.
+            const std::uint64_t before = tl.slot->result;
+            if (size_now <= before) return std::nullopt;  // not written: the record stays "before"
+            tl.stats->resend_window_hits.fetch_add(1, std::memory_order_relaxed);
+            if (size_now >= before + len) return len;
+            already = size_now - before;
+            return std::nullopt;
+        }
         case Replay::None:
             break;
     }

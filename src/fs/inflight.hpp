@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "core/stats.hpp"
+#include "fs/survival_area.hpp"
 
 namespace splicefs::fs {
 class Fs;
@@ -58,9 +59,17 @@ int settle(int err, int repeat_errno) noexcept;
 
 // Appending writes (O_APPEND handles). Before the write: the recorded answer of a resent write
 // (bytes), or nullopt to write now; `size_now` is the file's size (fstat), `len` the request's.
-[[nodiscard]] std::optional<std::uint64_t> append_replay(std::uint64_t size_now, std::uint64_t len) noexcept;
+// A resend whose first delivery was cut short after writing part of the bytes (a copy in
+// several writes, a SIGKILL inside one) sets `already` to that part: only the rest is written.
+[[nodiscard]] std::optional<std::uint64_t> append_replay(std::uint64_t size_now, std::uint64_t len,
+                                                         std::uint64_t& already) noexcept;
 // After it: records the bytes written (or the error).
 void append_done(int err, std::uint64_t written) noexcept;
+// Opens: the handle fd this request made, noted right before the fd is owned (Fs::own_handle_fd)
+// and the reply goes out. A resend of a request whose first delivery made a handle but died
+// before the kernel had the reply finds it here: the Scope closes it (the kernel will never
+// release it) and, for CREATE, gives back the lookup its entry took; the op then runs again.
+void note_handle(int fd, survival::FdKind kind, std::uint64_t node) noexcept;
 // Whether this thread's current op is recorded (appending writes need an fstat only then).
 [[nodiscard]] bool recording() noexcept;
 

@@ -67,6 +67,8 @@ void reply_open(Fs& fs, fuse_req_t req, fuse_ino_t ino, Inode& inode, fuse_file_
     const bool passthrough =
         passthrough_prepare(fs, inode, fd.get(), e != nullptr ? wire::kOpCreate : wire::kOpOpen);
     // A worker that dies after the reply leaves the fd to the kernel's file: it must survive.
+    // One that dies before leaves it to the resent request (inflight.hpp), noted first.
+    inflight::note_handle(fd.get(), survival::FdKind::File, ino);
     fs.own_handle_fd(fd.get(), ino, false);
     const int rc = e != nullptr ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
     passthrough_finish(fs, inode, passthrough, rc == 0);
@@ -126,6 +128,41 @@ void remove_privs_before_write(const Fs& fs, fuse_req_t req, const fuse_file_inf
     if (fi->writepage != 0) return;
     const bool direct = fs.direct_io_for_all() || (fi->flags & O_DIRECT) != 0;
     if (direct || fs.kills_privs.load(std::memory_order_relaxed)) clear_set_id_bits(req, handle_fd(fi));
+}
+
+// The copy path for a WRITE payload in libfuse's pipe: one read of it into this thread's
+// buffer and one write. libfuse's fuse_buf_copy takes a read/write pair per 4 KiB, which an
+// O_APPEND handle (splice refuses those) paid on every write, and which lets a worker's death
+// leave an appending write half done.
+struct PipeCopy {
+    std::size_t consumed = 0;  // taken from the pipe
+    std::size_t written = 0;
+    int error = 0;
+};
+PipeCopy copy_from_pipe(int pipe_fd, int fd, std::size_t len, off_t off) {
+    thread_local std::vector<char> buffer;
+    if (buffer.size() < len) buffer.resize(len);
+    PipeCopy c;
+    while (c.consumed < len) {
+        const ssize_t n = ::read(pipe_fd, buffer.data() + c.consumed, len - c.consumed);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            c.error = n < 0 ? errno : EIO;
+            break;
+        }
+        c.consumed += static_cast<std::size_t>(n);
+    }
+    while (c.written < c.consumed) {
+        const ssize_t n = ::pwrite(fd, buffer.data() + c.written, c.consumed - c.written,
+                                   off + static_cast<off_t>(c.written));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            c.error = n < 0 ? errno : EIO;
+            break;
+        }
+        c.written += static_cast<std::size_t>(n);
+    }
+    return c;
 }
 
 // Throws away what is left of a WRITE payload in libfuse's per-thread pipe: libfuse reuses
@@ -250,29 +287,46 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
         if (from_pipe) drain_pipe(fs, pipe_fd, size);
         return EROFS;
     }
+    std::size_t already = 0;  // of a resent appending write: bytes its first delivery wrote
     if (inflight::recording()) {
-        // An appending write resent after a failover: answered from its record when it ran.
+        // An appending write resent after a failover: answered from its record when it ran,
+        // completed when it ran in part.
         struct stat st {};
         if (::fstat(handle_fd(fi), &st) == 0) {
-            if (const auto answered = inflight::append_replay(static_cast<std::uint64_t>(st.st_size), size)) {
+            std::uint64_t part = 0;
+            if (const auto answered =
+                    inflight::append_replay(static_cast<std::uint64_t>(st.st_size), size, part)) {
                 if (from_pipe) drain_pipe(fs, pipe_fd, size);
                 fuse_reply_write(req, static_cast<std::size_t>(*answered));
                 return 0;
             }
+            already = static_cast<std::size_t>(part);
+            if (already > 0) {
+                if (from_pipe) drain_pipe(fs, pipe_fd, already);
+                in->off = already;  // fuse_buf_copy starts there (a pipe was drained up to it)
+            }
         }
     }
     remove_privs_before_write(fs, req, fi);
-    fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+    fuse_bufvec out = FUSE_BUFVEC_INIT(size - already);
     out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
     out.buf[0].fd = handle_fd(fi);
     out.buf[0].pos = off;
 
     std::size_t done = 0;
+    std::size_t consumed = 0;  // of the pipe, by the copy path
     ssize_t rc = 0;
     bool spliced = false;
+    const auto copy_rest = [&] {
+        const auto c = copy_from_pipe(pipe_fd, handle_fd(fi), size - already - done,
+                                      off + static_cast<off_t>(already + done));
+        consumed = done + c.consumed;
+        done += c.written;
+        rc = c.written > 0 || c.error == 0 ? static_cast<ssize_t>(c.written) : -c.error;
+        return c.written;
+    };
     if (from_pipe && (fi->fh & kCopyWrites) != 0) {
-        rc = fuse_buf_copy(&out, in, FUSE_BUF_NO_SPLICE);
-        if (rc > 0) done = static_cast<std::size_t>(rc);
+        (void)copy_rest();
     } else if (from_pipe) {
         // Force splice so a refusal (EINVAL: O_APPEND target, odd backing fs) is visible and
         // the bytes are counted as copied when we fall back.
@@ -281,19 +335,21 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
         rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(flags));
         if (rc > 0) {
             done = static_cast<std::size_t>(rc);
+            consumed = done;
             spliced = true;
         }
         if (rc == -EINVAL) splice_refused(fs, ino, fi);
-        if (rc == -EINVAL || (rc >= 0 && done < size)) {
-            rc = fuse_buf_copy(&out, in, FUSE_BUF_NO_SPLICE);
-            if (rc > 0) done += static_cast<std::size_t>(rc);
-            spliced = spliced && rc <= 0;
+        if (rc == -EINVAL || (rc >= 0 && done < size - already)) {
+            if (rc < 0) rc = 0;
+            const std::size_t copied = copy_rest();
+            spliced = spliced && copied == 0;  // counted as copied when the copy did any
         }
     } else {
         rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
         if (rc > 0) done = static_cast<std::size_t>(rc);
     }
-    if (from_pipe && done < size) drain_pipe(fs, pipe_fd, size - done);
+    if (from_pipe && already + consumed < size) drain_pipe(fs, pipe_fd, size - already - consumed);
+    if (already > 0 && (done > 0 || rc >= 0)) done += already;
     inflight::append_done(done == 0 && rc < 0 ? static_cast<int>(-rc) : 0, done);
     if (done == 0 && rc < 0) return static_cast<int>(-rc);
     fs.stats.writes.add(spliced, done);

@@ -15,6 +15,7 @@
 #include "fs/dir_cursors.hpp"
 #include "fs/entry.hpp"
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/ops.hpp"
 #include "fs/reshape.hpp"
 
@@ -153,8 +154,9 @@ int opendir(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     })};
     if (!fd) return errno;
     fi->fh = static_cast<std::uint64_t>(fd.get());
-    fs.own_handle_fd(fd.get(), ino, true);  // before the kernel has it: it must outlive us
     fs.stats.open_dirs.fetch_add(1, std::memory_order_relaxed);
+    inflight::note_handle(fd.get(), survival::FdKind::Dir, ino);  // for a resend (inflight.hpp)
+    fs.own_handle_fd(fd.get(), ino, true);  // before the kernel has it: it must outlive us
     if (fuse_reply_open(req, fi) != 0) {
         // The kernel never got the handle (the caller was interrupted): release it here.
         fs.drop_handle_fd(fd.get());

@@ -53,7 +53,8 @@ constexpr bool may_offload(Op op) noexcept {
 // running it twice leaves what running it once does.
 constexpr bool may_record(Op op) noexcept {
     return op == Op::Mkdir || op == Op::Mknod || op == Op::Symlink || op == Op::Link || op == Op::Unlink ||
-           op == Op::Rmdir || op == Op::Rename || op == Op::Create || op == Op::Write;
+           op == Op::Rmdir || op == Op::Rename || op == Op::Create || op == Op::Write || op == Op::Open ||
+           op == Op::Opendir;
 }
 
 // An argument as kept for a pool thread: libfuse's fuse_file_info lives on the reader's
@@ -117,12 +118,10 @@ private:
         }
     }
 
-    // Of creates, only O_EXCL ones (a repeated plain create opens what the first made); of
-    // writes, only appending ones (a repeated pwrite at an offset writes the same bytes).
+    // Of writes, only appending ones (a repeated pwrite at an offset writes the same bytes).
+    // Every open is recorded: a repeat would leave the first delivery's handle to nobody.
     static bool recorded(Args... args) noexcept {
-        if constexpr (kOp == Op::Create) {
-            return (std::get<3>(std::tuple<Args...>(args...))->flags & O_EXCL) != 0;
-        } else if constexpr (kOp == Op::Write) {
+        if constexpr (kOp == Op::Write) {
             return (std::get<3>(std::tuple<Args...>(args...))->flags & O_APPEND) != 0;
         } else {
             return true;

@@ -20,7 +20,7 @@
 namespace splicefs::fs::survival {
 
 // What `splicefs --handoff-version` prints: a new binary may adopt an area only of this format.
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;
 
 // A known inode (InodeTable entry). Published by `state`; nlookup 0 means forgotten.
 struct NodeSlot {
@@ -63,6 +63,11 @@ struct InflightSlot {
     std::uint32_t op;                       // splicefs::Op
     std::int32_t error;                     // the backing syscall's errno (0: success), with kDone
     std::uint64_t result;                   // appending writes: file size before, then bytes written
+    // Opens (OPEN, CREATE, OPENDIR): the handle made for the request before its reply, as
+    // fd number + 1 (0: none yet) and the fd word it was owned with (FdSlot::pack).
+    std::int32_t handle_fd;
+    std::uint32_t reserved;
+    std::uint64_t handle_word;
     static constexpr std::uint32_t kFree = 0;
     static constexpr std::uint32_t kStarted = 1;
     static constexpr std::uint32_t kDone = 2;

@@ -161,6 +161,27 @@ SCENARIO(data, append_races_within_one_process) {
     r.cat("f");
 }
 
+SCENARIO(data, large_appends) {
+    // Appending writes bigger than a page reach the daemon through libfuse's pipe, which cannot
+    // be spliced into an O_APPEND file: the daemon's copy path, in one piece per request.
+    auto block = [](std::size_t n, std::size_t seed) {
+        std::string s(n, '\0');
+        for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('A' + (seed + i * 7 + i / 4096) % 26);
+        return s;
+    };
+    const int a = r.open("f", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    r.write(a, block(300000, 1));
+    r.pwrite(a, block(200001, 2), 0);  // appends all the same (Linux)
+    r.write(a, block(1 << 20, 3));
+    r.fstat(a);
+    r.close(a);
+    const int b = r.open("f", O_RDONLY);
+    r.pread(b, 4096, 299998);
+    r.pread(b, 4096, 500000);
+    r.close(b);
+    r.cat("f");
+}
+
 SCENARIO(data, write_past_end_and_reads_at_eof) {
     make_file(r, "f", "short");
     const int h = r.open("f", O_RDWR);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -524,30 +525,104 @@ TEST_F(InflightTest, AnAppendingWriteIsNotAppendedTwice) {
     ASSERT_TRUE(fd.valid());
     // 500: written and recorded; 600: written, the worker died before the record.
     worker_dies_after(area, *pristine, Op::Write, 500, [&](Fs&) {
-        ASSERT_FALSE(inflight::append_replay(0, 5).has_value());
+        std::uint64_t part = 0;
+        ASSERT_FALSE(inflight::append_replay(0, 5, part).has_value());
         ASSERT_EQ(::write(fd.get(), "hello", 5), 5);
         inflight::append_done(0, 5);
     });
     auto pristine2 = make(area);
     worker_dies_after(area, *pristine2, Op::Write, 600, [&](Fs&) {
-        ASSERT_FALSE(inflight::append_replay(5, 3).has_value());
+        std::uint64_t part = 0;
+        ASSERT_FALSE(inflight::append_replay(5, 3, part).has_value());
         ASSERT_EQ(::write(fd.get(), "abc", 3), 3);
     });
     auto next = next_worker(area);
     {
         FakeReq resent{session(), 500 | kResent};
         const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Write);
-        EXPECT_EQ(inflight::append_replay(8, 5), std::optional<std::uint64_t>(5));
+        std::uint64_t part = 0;
+        EXPECT_EQ(inflight::append_replay(8, 5, part), std::optional<std::uint64_t>(5));
     }
     {
         FakeReq resent{session(), 600 | kResent};
         const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Write);
-        EXPECT_EQ(inflight::append_replay(8, 3), std::optional<std::uint64_t>(3));
+        std::uint64_t part = 0;
+        EXPECT_EQ(inflight::append_replay(8, 3, part), std::optional<std::uint64_t>(3));
     }
     EXPECT_EQ(area.stats().resend_window_hits.load(), 1U);
     struct stat st {};
     ASSERT_EQ(::fstat(fd.get(), &st), 0);
     EXPECT_EQ(st.st_size, 8);
+}
+
+TEST_F(InflightTest, AnAppendingWriteCutShortIsCompletedNotRepeated) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    const sys::UniqueFd fd{::openat(root_fd(), "f", O_WRONLY | O_APPEND | O_CLOEXEC)};
+    ASSERT_TRUE(fd.valid());
+    // The first delivery wrote 2 of its 5 bytes (a copy in pieces, or a kill inside the write).
+    worker_dies_after(area, *pristine, Op::Write, 650, [&](Fs&) {
+        std::uint64_t part = 0;
+        ASSERT_FALSE(inflight::append_replay(0, 5, part).has_value());
+        ASSERT_EQ(::write(fd.get(), "he", 2), 2);
+    });
+    auto next = next_worker(area);
+    FakeReq resent{session(), 650 | kResent};
+    const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Write);
+    std::uint64_t part = 0;
+    EXPECT_FALSE(inflight::append_replay(2, 5, part).has_value());
+    EXPECT_EQ(part, 2U);
+    ASSERT_EQ(::write(fd.get(), "llo", 3), 3);  // what write_buf writes: the rest
+    inflight::append_done(0, 5);
+    std::array<char, 8> back{};
+    const sys::UniqueFd rd{::openat(root_fd(), "f", O_RDONLY | O_CLOEXEC)};
+    ASSERT_EQ(::read(rd.get(), back.data(), back.size()), 5);
+    EXPECT_EQ(std::string(back.data(), 5), "hello");
+    EXPECT_EQ(area.stats().resend_window_hits.load(), 1U);
+}
+
+TEST_F(InflightTest, AResentOpenClosesTheHandleItsFirstDeliveryMade) {
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    int first = -1;
+    int not_owned = -1;
+    // 800: the handle was made and owned, the reply never reached the kernel. 810: noted but
+    // not owned yet (the supervisor's sweep closes such an fd; its number may be reused).
+    worker_dies_after(area, *pristine, Op::Open, 800, [&](Fs& fs) {
+        const int fd = ::openat(root_fd(), "f", O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        inflight::note_handle(fd, survival::FdKind::File, InodeTable::kRootId);
+        fs.own_handle_fd(fd, InodeTable::kRootId, false);
+    });
+    auto pristine2 = make(area);
+    worker_dies_after(area, *pristine2, Op::Open, 810, [&](Fs&) {
+        const int fd = ::openat(root_fd(), "f", O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        inflight::note_handle(fd, survival::FdKind::File, InodeTable::kRootId);
+    });
+    // The clone workers shared our fd table: find the two fds by what the area says.
+    const auto fds = area.fds();
+    for (std::size_t i = 0; i < fds.size(); ++i)
+        if (survival::FdSlot::kind_of(fds[i].word.load()) == survival::FdKind::File)
+            first = static_cast<int>(i);
+    ASSERT_GE(first, 0);
+    for (const auto& slot : area.inflight())
+        if (slot.unique.load() == 810) not_owned = slot.handle_fd - 1;
+    ASSERT_GE(not_owned, 0);
+    auto next = next_worker(area);
+    {
+        FakeReq resent{session(), 800 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Open);
+    }
+    EXPECT_EQ(::fcntl(first, F_GETFD), -1);  // closed
+    EXPECT_EQ(fds[static_cast<std::size_t>(first)].word.load(), 0U);
+    {
+        FakeReq resent{session(), 810 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Open);
+    }
+    EXPECT_GE(::fcntl(not_owned, F_GETFD), 0);  // not ours to close
+    ::close(not_owned);
+    EXPECT_EQ(area.stats().handles_unanswered.load(), 1U);
 }
 
 TEST_F(InflightTest, RecordsOutliveACrashLoopThenAreFreed) {
