@@ -55,15 +55,32 @@ class Daemon:
             raise RuntimeError("splicefs did not mount")
         os.stat(mnt)  # INIT done, rings (if any) registered by the first requests after it
 
+    def pids(self):
+        """The daemon and its children: with failover (the default on /dev/fuse) the process
+        started is the supervisor, and the requests are served by its worker."""
+        pids = [self.proc.pid]
+        try:
+            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                with open(f"/proc/{self.proc.pid}/task/{tid}/children") as f:
+                    pids += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        return pids
+
     def cpu(self):
         """Seconds on CPU of every daemon thread (schedstat: nanosecond resolution)."""
         total = 0
-        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+        for pid in self.pids():
             try:
-                with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
+                tids = os.listdir(f"/proc/{pid}/task")
             except (FileNotFoundError, ProcessLookupError):
-                pass  # a pool thread that just ended
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                        total += int(f.read().split()[0])
+                except (FileNotFoundError, ProcessLookupError):
+                    pass  # a pool thread that just ended
         return total / 1e9
 
     def requests(self):
