@@ -75,6 +75,10 @@ void Fs::own_handle_fd(int fd, std::uint64_t node, bool dir) noexcept {
     if (mirror) mirror->own_fd(fd, dir ? survival::FdKind::Dir : survival::FdKind::File, node);
 }
 
+bool Fs::holds_handle_fd(int fd, std::uint64_t node) const noexcept {
+    return !mirror || mirror->owns(fd, survival::FdKind::File, node);
+}
+
 void Fs::drop_handle_fd(int fd) noexcept {
     if (mirror) mirror->drop_fd(fd);
 }

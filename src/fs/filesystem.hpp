@@ -52,6 +52,8 @@ public:
     // hands it out until before it is closed, so that it outlives a worker (no-ops without
     // failover). Dir: a directory handle.
     void own_handle_fd(int fd, std::uint64_t node, bool dir) noexcept;
+    // Whether an open file handle fd is still owned as node's (always without failover).
+    [[nodiscard]] bool holds_handle_fd(int fd, std::uint64_t node) const noexcept;
     void drop_handle_fd(int fd) noexcept;
     // This worker's listing state of open directory handles (fi->fh is the directory fd).
     DirCursors dir_cursors;

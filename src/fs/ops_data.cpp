@@ -71,10 +71,11 @@ void reply_open(Fs& fs, fuse_req_t req, fuse_ino_t ino, Inode& inode, fuse_file_
     inflight::note_handle(fd.get(), survival::FdKind::File, ino);
     fs.own_handle_fd(fd.get(), ino, false);
     const int rc = e != nullptr ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+    // Interrupted caller: the kernel will not send RELEASE (nor FORGET for the entry). The
+    // handle is given up before its passthrough open, as in release().
+    if (rc != 0) fs.drop_handle_fd(fd.get());
     passthrough_finish(fs, inode, passthrough, rc == 0);
     if (rc != 0) {
-        // Interrupted caller: the kernel will not send RELEASE (nor FORGET for the entry).
-        fs.drop_handle_fd(fd.get());
         if (e != nullptr) fs.forget(e->ino, 1);
         return;  // fd closes here
     }
@@ -373,12 +374,20 @@ int flush(Fs& fs, fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 int release(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const int fd = handle_fd(fi);
+    // A resent RELEASE whose first delivery had given the handle up: done (its fd number may
+    // be someone else's by now).
+    if (!fs.holds_handle_fd(fd, ino)) {
+        fuse_reply_err(req, 0);
+        return 0;
+    }
+    // Given up first: a next worker counts an inode's passthrough opens from the handles owned.
+    fs.drop_handle_fd(fd);
     if (const auto inode = fs.inodes.find_inode(ino)) {
         passthrough_release(fs, *inode);
-        if ((fi->flags & O_ACCMODE) != O_RDONLY) note_written(*inode, handle_fd(fi));
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) note_written(*inode, fd);
     }
-    fs.drop_handle_fd(handle_fd(fi));
-    sys::UniqueFd owned{handle_fd(fi)};
+    sys::UniqueFd owned{fd};
     owned.reset();
     fs.stats.open_files.fetch_sub(1, std::memory_order_relaxed);
     fuse_reply_err(req, 0);

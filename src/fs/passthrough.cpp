@@ -233,14 +233,24 @@ void record(const Fs& fs, const Inode& inode) noexcept {
                                    inode.passthrough.opens);
 }
 
-void close_backing(const Fs& fs, std::int32_t id) {
-    auto uid = static_cast<std::uint32_t>(id);
-    if (::ioctl(fs.session_fd.load(), kBackingClose, &uid) != 0) {
+// Under use.mu, once no open needs the id. Recorded negated first: a worker dying in between
+// leaves the next one an id to close again (ENOENT then: the kernel hands ids out cyclically,
+// so the number does not come back), never a closed id it would offer to the next open.
+void retire_backing_id(Fs& fs, Inode& inode) {
+    auto& use = inode.passthrough;
+    const auto id = std::exchange(use.backing_id, 0);
+    if (fs.mirror) fs.mirror->set_passthrough(inode.survival_slot, -id, use.opens);
+    if (!close_backing_id(fs, id))
         spdlog::warn("passthrough: closing backing id {} failed: {}", id,
                      std::generic_category().message(errno));
-    }
+    record(fs, inode);
 }
 }  // namespace
+
+bool close_backing_id(const Fs& fs, std::int32_t id) noexcept {
+    auto uid = static_cast<std::uint32_t>(id);
+    return ::ioctl(fs.session_fd.load(), kBackingClose, &uid) == 0;
+}
 
 bool install_wire_hooks(fuse_session* se, Fs& fs, int fuse_fd) {
     static const fuse_custom_io io{hook_writev, hook_read, hook_splice_receive, hook_splice_send};
@@ -270,6 +280,7 @@ bool passthrough_prepare(Fs& fs, Inode& inode, int fd, std::uint32_t opcode) {
         const int id = ::ioctl(fs.session_fd.load(), kBackingOpen, &map);
         if (id > 0) {
             use.backing_id = id;
+            if (fs.mirror) fs.mirror->note_backing_id(id);
         } else if (errno == EPERM && !fs.passthrough_worked.load()) {
             // The kernel accepted INIT but refuses backing files: it turned passthrough off
             // silently (writeback cache, stack depth, missing CAP_SYS_ADMIN).
@@ -303,11 +314,7 @@ void passthrough_finish(Fs& fs, Inode& inode, bool prepared, bool replied) {
         // The reply went out without the passthrough flag: from the kernel's view this
         // inode is open normally, so drop the id before another open tries to share it.
         const std::lock_guard lock(inode.passthrough.mu);
-        if (inode.passthrough.opens == 1 && inode.passthrough.backing_id > 0) {
-            const auto id = std::exchange(inode.passthrough.backing_id, 0);
-            record(fs, inode);  // before the close, as in passthrough_release()
-            close_backing(fs, id);
-        }
+        if (inode.passthrough.opens == 1 && inode.passthrough.backing_id > 0) retire_backing_id(fs, inode);
         fs.stats.passthrough_fallbacks.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("passthrough: an OPEN reply could not be amended; that open uses the splice path");
         return;
@@ -321,10 +328,7 @@ void passthrough_release(Fs& fs, Inode& inode) {
     auto& use = inode.passthrough;
     if (use.opens > 0) --use.opens;
     if (use.opens == 0 && use.backing_id > 0) {
-        // Recorded closed first: a worker dying between the two leaks an id, never closes twice.
-        const auto id = std::exchange(use.backing_id, 0);
-        record(fs, inode);
-        close_backing(fs, id);
+        retire_backing_id(fs, inode);
         return;
     }
     record(fs, inode);

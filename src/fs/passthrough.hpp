@@ -37,4 +37,7 @@ void passthrough_finish(Fs& fs, Inode& inode, bool prepared, bool replied);
 // On RELEASE of an open that passthrough_prepare() accepted.
 void passthrough_release(Fs& fs, Inode& inode);
 
+// FUSE_DEV_IOC_BACKING_CLOSE on the session's fd; false with errno (ENOENT: no such id).
+bool close_backing_id(const Fs& fs, std::int32_t id) noexcept;
+
 }  // namespace splicefs::fs

@@ -26,12 +26,13 @@ void attach(Fs& fs, Area& area, bool recovering);
 
 // What recovery found (for logs and tests).
 struct Recovered {
-    std::size_t nodes = 0;        // inodes restored
-    std::size_t fds_adopted = 0;  // O_PATH fds re-adopted after their fstat matched
-    std::size_t fds_dropped = 0;  // O_PATH records whose fd no longer named the inode
-    std::size_t open_files = 0;   // open file handles found
-    std::size_t open_dirs = 0;    // open directory handles found
-    std::size_t passthrough = 0;  // inodes with a live backing id
+    std::size_t nodes = 0;               // inodes restored
+    std::size_t fds_adopted = 0;         // O_PATH fds re-adopted after their fstat matched
+    std::size_t fds_dropped = 0;         // O_PATH records whose fd no longer named the inode
+    std::size_t open_files = 0;          // open file handles found
+    std::size_t open_dirs = 0;           // open directory handles found
+    std::size_t passthrough = 0;         // inodes with a live backing id
+    std::size_t backing_ids_closed = 0;  // ids no open needed any more (a death mid-open or mid-close)
 };
 [[nodiscard]] Recovered last_recovery() noexcept;
 

@@ -20,7 +20,7 @@
 namespace splicefs::fs::survival {
 
 // What `splicefs --handoff-version` prints: a new binary may adopt an area only of this format.
-inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kFormatVersion = 3;
 
 // A known inode (InodeTable entry). Published by `state`; nlookup 0 means forgotten.
 struct NodeSlot {
@@ -32,6 +32,7 @@ struct NodeSlot {
     std::uint64_t ino;
     std::atomic<std::uint64_t> nlookup;
     // Kernel passthrough: backing id (low 32 bits) and opens sharing it (high 32), one word.
+    // A negative id is one being closed: the next worker closes it again (ENOENT if done).
     std::atomic<std::uint64_t> passthrough;
     std::atomic<std::uint32_t> pinned;
     std::uint32_t handle_len;  // 0: the file has no handle
@@ -86,7 +87,7 @@ struct Header {
     std::uint32_t max_nodes;
     std::uint32_t max_fds;
     std::uint32_t max_inflight;
-    std::uint32_t pad;
+    std::atomic<std::uint32_t> backing_id_high;  // the highest backing id ever recorded
     std::atomic<std::uint64_t> next_node_id;     // ids never repeat across workers
     std::atomic<std::uint32_t> node_high_water;  // slots at or above were never used
     std::atomic<std::uint32_t> generation;       // workers attached so far (in-flight records' age)

@@ -68,6 +68,21 @@ void Mirror::set_passthrough(std::uint32_t slot, std::int32_t backing_id, std::u
     nodes_[slot].passthrough.store(word, std::memory_order_release);
 }
 
+void Mirror::note_backing_id(std::int32_t backing_id) noexcept {
+    if (backing_id <= 0) return;
+    auto& high = area_.header().backing_id_high;
+    auto seen = high.load(std::memory_order_relaxed);
+    const auto id = static_cast<std::uint32_t>(backing_id);
+    while (seen < id && !high.compare_exchange_weak(seen, id, std::memory_order_acq_rel)) {
+    }
+}
+
+bool Mirror::owns(int fd, FdKind kind, std::uint64_t node) const noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return true;
+    return fds_[static_cast<std::size_t>(fd)].word.load(std::memory_order_acquire) ==
+           FdSlot::pack(kind, node);
+}
+
 void Mirror::own_fd(int fd, FdKind kind, std::uint64_t node) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) {
         static std::atomic<bool> warned{false};

@@ -29,11 +29,16 @@ public:
     void set_next_id(std::uint64_t next) noexcept;
     // Passthrough backing id and its opens (under the inode's passthrough lock).
     void set_passthrough(std::uint32_t slot, std::int32_t backing_id, std::uint32_t opens) noexcept;
+    // Every backing id the kernel hands out, right after set_passthrough(): the next worker
+    // closes the ids around the highest one that no inode recorded (handed out, then a death).
+    void note_backing_id(std::int32_t backing_id) noexcept;
 
     // Fd ownership: the fd is ours (an O_PATH fd of node, an open file or directory handle of
     // node) from own_fd() until drop_fd(), which comes before the close.
     void own_fd(int fd, FdKind kind, std::uint64_t node) noexcept;
     void drop_fd(int fd) noexcept;
+    // Whether fd is recorded as kind of node; true for an fd beyond the area (never recorded).
+    [[nodiscard]] bool owns(int fd, FdKind kind, std::uint64_t node) const noexcept;
 
     // Recovery (attach): the slots in use were rebuilt by the caller; the rest are free.
     void rebuild_free_list(const std::vector<bool>& used) noexcept;

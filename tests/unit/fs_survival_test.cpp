@@ -179,7 +179,7 @@ TEST(SurvivalAreaTest, CountersSurviveAndOnlyAnAreaIsAdopted) {
 }
 
 struct WorkerReport {
-    std::uint64_t dir_id = 0, file_id = 0, gone_id = 0, last_id = 0;
+    std::uint64_t dir_id = 0, file_id = 0, gone_id = 0, last_id = 0, unopened_id = 0, closing_id = 0;
     int gone_fd = -1, dir_fd = -1;
     off_t listed_to = 0;
     char listed[8192] = {};  // the names the worker's READDIR reply carried, '/'-separated
@@ -187,6 +187,7 @@ struct WorkerReport {
 
 TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
     config_.watch = WatchMode::On;  // the backing watch marks (and pins) every looked-up directory
+    config_.passthrough = true;
     auto area = Area::create(1024);
     auto pristine = make(area);
     const auto keep = open_fds();
@@ -218,9 +219,18 @@ TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
         std::memcpy(r.listed, joined.data(), std::min(joined.size(), sizeof r.listed - 1));
         fs.forget(r.file_id, 1);
         r.last_id = lookup(fs, "n0");
-        // A kernel passthrough backing id held by two opens (the ioctl needs a live connection;
-        // what passthrough.cpp records is this).
-        fs.mirror->set_passthrough(fs.inodes.find_inode(r.last_id)->survival_slot, 5, 2);
+        // Kernel passthrough backing ids (the ioctls need a live connection; what passthrough.cpp
+        // records is this). n0: an id shared by two open handles, recorded with a third open
+        // whose worker died before it owned its handle.
+        for (int i = 0; i < 2; ++i)
+            fs.own_handle_fd(::openat(fs.inode(InodeTable::kRootId).fd(), "n0", O_RDONLY | O_CLOEXEC),
+                             r.last_id, false);
+        fs.mirror->set_passthrough(fs.inodes.find_inode(r.last_id)->survival_slot, 5, 3);
+        // n1: an id recorded with one open and no handle; n2: an id recorded as being closed.
+        r.unopened_id = lookup(fs, "n1");
+        fs.mirror->set_passthrough(fs.inodes.find_inode(r.unopened_id)->survival_slot, 6, 1);
+        r.closing_id = lookup(fs, "n2");
+        fs.mirror->set_passthrough(fs.inodes.find_inode(r.closing_id)->survival_slot, -7, 0);
         fs.stats.outside_changes.fetch_add(7);
         ::kill(::getpid(), SIGKILL);
     }
@@ -241,7 +251,7 @@ TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
     auto next = make(area);
     survival::attach(*next, area, true);
     const auto rec = survival::last_recovery();
-    EXPECT_EQ(rec.open_files, 1U);
+    EXPECT_EQ(rec.open_files, 3U);
     EXPECT_EQ(rec.open_dirs, 1U);
     EXPECT_EQ(area.stats().outside_changes.load(), 7U);
 
@@ -259,7 +269,14 @@ TEST_F(SurvivalTest, AKilledWorkersStateIsRebuilt) {
     EXPECT_TRUE(next->inode(r.last_id));
     EXPECT_EQ(rec.passthrough, 1U);
     EXPECT_EQ(next->inodes.find_inode(r.last_id)->passthrough.backing_id, 5);
-    EXPECT_EQ(next->inodes.find_inode(r.last_id)->passthrough.opens, 2U);
+    EXPECT_EQ(next->inodes.find_inode(r.last_id)->passthrough.opens, 2U);  // the handles owned
+    for (const auto id : {r.unopened_id, r.closing_id}) {
+        const auto inode = next->inodes.find_inode(id);
+        ASSERT_TRUE(inode);
+        EXPECT_EQ(inode->passthrough.backing_id, 0);  // closed, and recorded so
+        EXPECT_EQ(inode->passthrough.opens, 0U);
+        EXPECT_EQ(area.nodes()[inode->survival_slot].passthrough.load(), 0U);
+    }
     EXPECT_EQ(lookup(*next, "d"), r.dir_id);  // the same name gives the same id (count 3)
     next->forget(r.dir_id, 2);
     EXPECT_TRUE(next->inodes.find_inode(r.dir_id));
