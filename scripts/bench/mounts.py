@@ -54,15 +54,36 @@ def pids_with_arg(arg: str) -> list[int]:
     return found
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants: a splicefs mount with failover (the default) is served by a
+    worker, a child of the process that mounted."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children", encoding="utf-8") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
 def cpu_ticks(pid: int) -> int | None:
-    """utime+stime of the whole process (all threads, including exited ones), in ticks."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            data = f.read()
-    except OSError:
-        return None
-    rest = data[data.rindex(")") + 2 :].split()  # comm may hold spaces; fields start at 3
-    return int(rest[11]) + int(rest[12])  # fields 14 and 15
+    """utime+stime of the process and its descendants (all threads, including exited ones;
+    a descendant that exited is counted in its parent's only once reaped), in ticks."""
+    total, seen = 0, False
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat", encoding="utf-8") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(")") + 2 :].split()  # comm may hold spaces; fields start at 3
+        total += int(rest[11]) + int(rest[12])  # fields 14 and 15
+        seen = True
+    return total if seen else None
 
 
 def unmount(path: str) -> None:

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from mounts import process_tree
+
 SWITCH = "/sys/module/fuse/parameters/enable_uring"
 
 
@@ -58,14 +60,7 @@ class Daemon:
     def pids(self):
         """The daemon and its children: with failover (the default on /dev/fuse) the process
         started is the supervisor, and the requests are served by its worker."""
-        pids = [self.proc.pid]
-        try:
-            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
-                with open(f"/proc/{self.proc.pid}/task/{tid}/children") as f:
-                    pids += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        return pids
+        return process_tree(self.proc.pid)
 
     def cpu(self):
         """Seconds on CPU of every daemon thread (schedstat: nanosecond resolution)."""
