@@ -112,6 +112,8 @@ run_tsan() {
     # ThreadSanitizer": proof that SPLICEFS_BIN was honoured (the soak reads no daemon output).
     local opts="halt_on_error=0 exitcode=66" rc=0
     say "soak against the TSan daemon ($dir built in $((SECONDS - t0)) s)"
+    # Two hybrid serving threads: the default's pool hand-offs plus two threads serving at once.
+    SPLICEFS_TUNE_SERVING_THREADS=2 \
     SPLICEFS_BIN="$PWD/$dir/splicefs" SPLICEFS_SOAK_SECONDS=${SPLICEFS_TSAN_SOAK_SECONDS:-20} \
         TSAN_OPTIONS="$opts verbosity=1 log_path=$logs/soak" \
         timeout 900 "$rel" --gtest_filter='Soak.*' >"$logs/soak.out" 2>&1 || rc=$?

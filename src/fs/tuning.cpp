@@ -32,6 +32,7 @@ Knobs load() {
     if (auto n = env_number("SPLICEFS_TUNE_MAX_BACKGROUND")) k.max_background = static_cast<unsigned>(*n);
     if (auto n = env_number("SPLICEFS_TUNE_CONGESTION")) k.congestion_threshold = static_cast<unsigned>(*n);
     if (auto n = env_number("SPLICEFS_TUNE_OFFLOAD_READ_KB")) k.offload_read_kb = static_cast<unsigned>(*n);
+    if (auto n = env_number("SPLICEFS_TUNE_SERVING_THREADS")) k.serving_threads = static_cast<unsigned>(*n);
     return k;
 }
 

@@ -1,5 +1,6 @@
 #include "mount/run.hpp"
 
+#include <fmt/format.h>
 #include <fuse_lowlevel.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -7,9 +8,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #ifdef SPLICEFS_HAVE_SYSTEMD
@@ -44,11 +47,17 @@ void notify(const char* state) noexcept {
 #endif
 }
 
-// The default: one thread reads and serves requests, a pool takes the ops that may block
+// The default: serving threads read and answer requests, a pool takes the ops that may block
 // (fs/offload.hpp). libfuse's multi-threaded loop when --threads or
 // --clone-fd asks for it, one thread and no pool with -s.
 bool hybrid(const Config& config) {
     return !config.single_thread && config.threads == 0 && !config.clone_fd;
+}
+
+// Hybrid serving threads: the tuning knob, at most one per CPU, at least one.
+unsigned serving_threads() {
+    const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
+    return std::clamp(fs::tuning::knobs().serving_threads, 1U, cpus);
 }
 
 constexpr unsigned kPoolThreads = 4;      // blocking ops in flight before the pool grows
@@ -58,11 +67,22 @@ constexpr unsigned kPoolMaxThreads = 64;  // grown while flocks wait, like libfu
 // running (a flock waiting on a lock held elsewhere) to the next worker: the kernel resends it.
 constexpr std::chrono::milliseconds kWorkerPoolDrain{50};
 
+// The serving threads of hybrid serving: libfuse's loop, capped and kept (never more, none
+// retired), since they never block (the pool does).
+int serve_hybrid(fuse_session* se, unsigned threads) {
+    if (threads <= 1) return fuse_session_loop(se);
+    LoopConfigPtr cfg(fuse_loop_cfg_create());
+    if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
+    fuse_loop_cfg_set_max_threads(cfg.get(), threads);
+    fuse_loop_cfg_set_idle_threads(cfg.get(), threads);
+    return fuse_session_loop_mt(se, cfg.get());
+}
+
 int serve(fuse_session* se, const Config& config, fs::Fs& fs, bool worker) {
     if (config.single_thread) return fuse_session_loop(se);
     if (hybrid(config)) {
         fs::start_offload(fs, kPoolThreads, kPoolMaxThreads);
-        const int rc = fuse_session_loop(se);
+        const int rc = serve_hybrid(se, serving_threads());
         if (!worker) {
             fs::stop_offload(fs);  // answers what is queued before the session goes away
         } else if (!fs::stop_offload_within(fs, kWorkerPoolDrain)) {
@@ -101,7 +121,8 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs, bool sy
     spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
                  ::getpid(),
                  config.single_thread ? std::string("single-threaded")
-                 : hybrid(config)     ? "one serving thread, a pool for blocking ops"
+                 : hybrid(config)     ? fmt::format("{} serving thread{}, a pool for blocking ops",
+                                                    serving_threads(), serving_threads() == 1 ? "" : "s")
                  : config.threads     ? std::to_string(config.threads) + " threads max"
                                       : std::string("libfuse's multi-threaded loop"));
     fs::start_watch(se, fs);
