@@ -167,11 +167,11 @@ constexpr OptionSpec kOptions[] = {
      "changed through this mount alone)",
      [](Config& c, std::string_view) { c.writeback_cache = true; }, true},
 
-    {"single-thread", 's', K::Flag, "", "serving threads + a pool", G::Threads,
+    {"single-thread", 's', K::Flag, "", "one serving thread + a pool", G::Threads,
      "serve every request in one thread, with no pool for blocking ops (flock is then left to the "
      "kernel)",
      [](Config& c, std::string_view) { c.single_thread = true; }, true},
-    {"threads", '\0', K::Unsigned, "N", "serving threads + a pool", G::Threads,
+    {"threads", '\0', K::Unsigned, "N", "one serving thread + a pool", G::Threads,
      "use libfuse's multi-threaded loop with at most N worker threads (1..256)",
      [](Config& c, std::string_view v) { c.threads = parse_threads(v); }, true},
     {"clone-fd", '\0', K::Flag, "", "off", G::Threads,
