@@ -29,8 +29,8 @@ public:
     void set_next_id(std::uint64_t next) noexcept;
     // Passthrough backing id and its opens (under the inode's passthrough lock).
     void set_passthrough(std::uint32_t slot, std::int32_t backing_id, std::uint32_t opens) noexcept;
-    // Every backing id the kernel hands out, right after set_passthrough(): the next worker
-    // closes the ids around the highest one that no inode recorded (handed out, then a death).
+    // Every backing id the kernel hands out, right after BACKING_OPEN: the next worker closes
+    // the ids around the highest one that no inode recorded (handed out, then a death).
     void note_backing_id(std::int32_t backing_id) noexcept;
 
     // Fd ownership: the fd is ours (an O_PATH fd of node, an open file or directory handle of
