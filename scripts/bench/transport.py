@@ -34,15 +34,18 @@ def mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
-# name -> (--transport value, extra environment)
-CONFIGS = {"dev": ("dev", {}), "uring": ("uring", {}), "uring-nopin": ("uring", {"SPLICEFS_URING_PIN": "0"})}
+# name -> (--transport value, extra environment, extra arguments)
+CONFIGS = {"dev": ("dev", {}, []), "uring": ("uring", {}, []),
+           "uring-nopin": ("uring", {"SPLICEFS_URING_PIN": "0"}, []),
+           # kernel passthrough of opened files beside the rings: data bypasses both transports
+           "uring-passthrough": ("uring", {}, ["--data-path=passthrough"])}
 
 
 class Daemon:
     def __init__(self, binary, config, backing, mnt, cpus, logfile):
         self.mnt = mnt
-        transport, env = CONFIGS[config]
-        argv = [binary, "-f", f"--transport={transport}", "--log-file", logfile, backing, mnt]
+        transport, env, extra = CONFIGS[config]
+        argv = [binary, "-f", f"--transport={transport}", *extra, "--log-file", logfile, backing, mnt]
         if cpus:
             argv = ["taskset", "-c", cpus] + argv
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -219,7 +222,7 @@ def main():
     p.add_argument("--size-mb", type=int, default=512)
     p.add_argument("--daemon-cpus", default="", help="taskset -c list for the daemon")
     p.add_argument("--tmpdir", default="/tmp")
-    p.add_argument("--configs", default="dev,uring", help="dev,uring,uring-nopin (first = the base)")
+    p.add_argument("--configs", default="dev,uring", help="dev,uring,uring-nopin,uring-passthrough (first = the base)")
     a = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="splicefs-bt.", dir=a.tmpdir)

@@ -67,15 +67,21 @@ constexpr unsigned kPoolMaxThreads = 64;  // grown while flocks wait, like libfu
 // running (a flock waiting on a lock held elsewhere) to the next worker: the kernel resends it.
 constexpr std::chrono::milliseconds kWorkerPoolDrain{50};
 
+// libfuse's multi-threaded loop; 0 leaves a setting at libfuse's default.
+int run_mt_loop(fuse_session* se, unsigned max_threads, unsigned idle_threads, bool clone_fd) {
+    LoopConfigPtr cfg(fuse_loop_cfg_create());
+    if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
+    fuse_loop_cfg_set_clone_fd(cfg.get(), clone_fd ? 1U : 0U);
+    if (max_threads != 0) fuse_loop_cfg_set_max_threads(cfg.get(), max_threads);
+    if (idle_threads != 0) fuse_loop_cfg_set_idle_threads(cfg.get(), idle_threads);
+    return fuse_session_loop_mt(se, cfg.get());
+}
+
 // The serving threads of hybrid serving: libfuse's loop, capped and kept (never more, none
 // retired), since they never block (the pool does).
 int serve_hybrid(fuse_session* se, unsigned threads) {
     if (threads <= 1) return fuse_session_loop(se);
-    LoopConfigPtr cfg(fuse_loop_cfg_create());
-    if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
-    fuse_loop_cfg_set_max_threads(cfg.get(), threads);
-    fuse_loop_cfg_set_idle_threads(cfg.get(), threads);
-    return fuse_session_loop_mt(se, cfg.get());
+    return run_mt_loop(se, threads, threads, /*clone_fd=*/false);
 }
 
 int serve(fuse_session* se, const Config& config, fs::Fs& fs, bool worker) {
@@ -90,11 +96,7 @@ int serve(fuse_session* se, const Config& config, fs::Fs& fs, bool worker) {
         }
         return rc;
     }
-    LoopConfigPtr cfg(fuse_loop_cfg_create());
-    if (!cfg) throw ExitError(ExitCode::Setup, "cannot create the loop configuration");
-    fuse_loop_cfg_set_clone_fd(cfg.get(), config.clone_fd ? 1U : 0U);
-    if (config.threads != 0) fuse_loop_cfg_set_max_threads(cfg.get(), config.threads);
-    return fuse_session_loop_mt(se, cfg.get());
+    return run_mt_loop(se, config.threads, 0, config.clone_fd);
 }
 
 SessionPtr new_session(const Config& config, fs::Fs& fs) {
@@ -118,13 +120,14 @@ int serve_and_report(fuse_session* se, const Config& config, fs::Fs& fs, bool sy
     if (systemd) notify("READY=1");
     // Needs the live mount (its device number): hence here, not in init().
     fs::run_after_init(fs, fs::tuning::readahead_setter(config.mountpoint, fs::tuning::knobs().readahead_kb));
-    spdlog::info("mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(),
-                 ::getpid(),
-                 config.single_thread ? std::string("single-threaded")
-                 : hybrid(config)     ? fmt::format("{} serving thread{}, a pool for blocking ops",
-                                                    serving_threads(), serving_threads() == 1 ? "" : "s")
-                 : config.threads     ? std::to_string(config.threads) + " threads max"
-                                      : std::string("libfuse's multi-threaded loop"));
+    const unsigned serving = serving_threads();
+    spdlog::info(
+        "mounted {} on {} (pid {}, {})", config.backing.string(), config.mountpoint.string(), ::getpid(),
+        config.single_thread ? std::string("single-threaded")
+        : hybrid(config)
+            ? fmt::format("{} serving thread{}, a pool for blocking ops", serving, serving == 1 ? "" : "s")
+        : config.threads ? std::to_string(config.threads) + " threads max"
+                         : std::string("libfuse's multi-threaded loop"));
     fs::start_watch(se, fs);
     const struct StopWatch {
         fs::Fs& fs;
