@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Full check on a fresh Debian 12, as root: install what is missing, build (WERROR, Python)
-# in build/, run every ctest label, run the reliability tests (the concurrency soak above all)
-# against a ThreadSanitizer daemon from build-tsan/, then everything with ASan+UBSan in
+# in build/, run every ctest label, run the reliability tests (the concurrency soak above all,
+# on /dev/fuse and over the rings) against a ThreadSanitizer daemon from build-tsan/, then
+# everything with ASan+UBSan in
 # build-asan/.
 # Ends with "N passed, N failed"; exits non-zero when anything failed.
 set -uo pipefail
@@ -84,6 +85,50 @@ tsan_first_report() {
 # sign of running under TSan. Adds one result for the soak and one for the other suites.
 # Debug, as for ASan: a quarter less build time and 45% less CPU than RelWithDebInfo on 2
 # cores, for 5-30% fewer soak operations in the same 20 s, and unabridged report stacks.
+# A process of binary $1 holds an io_uring fd within 10 s: the soak's daemon serves over the
+# rings rather than having fallen back to /dev/fuse.
+rings_seen() {
+    local pid i
+    for ((i = 0; i < 100; i++)); do
+        for pid in $(pgrep -f "^$1 " || true); do
+            ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'io_uring' && return 0
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
+# run_tsan_rings DIR REL LOGS OPTS: the soak again over --transport=uring, whose queue threads
+# hand replies to and from the pool. The fuse module's switch is turned on for it and put back.
+run_tsan_rings() {
+    local dir=$1 rel=$2 logs=$3 opts=$4 state rc=0 seen=0
+    state=$(mktemp -u "$PWD/$dir/uring-switch.XXXXXX")
+    scripts/uring-switch.sh on "$state"
+    if [[ $(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null) != Y ]]; then
+        say "no FUSE over io_uring on this kernel: no TSan soak over the rings"
+        scripts/uring-switch.sh restore "$state"
+        return
+    fi
+    say "soak over the rings (--transport=uring) against the TSan daemon"
+    SPLICEFS_TEST_ARGS=--transport=uring SPLICEFS_BIN="$PWD/$dir/splicefs" \
+        SPLICEFS_SOAK_SECONDS=${SPLICEFS_TSAN_RINGS_SECONDS:-10} TSAN_OPTIONS="$opts log_path=$logs/rings" \
+        timeout 900 "$rel" --gtest_filter='Soak.*' >"$logs/rings.out" 2>&1 &
+    local soak=$!
+    rings_seen "$PWD/$dir/splicefs" && seen=1
+    wait "$soak" || rc=$?
+    scripts/uring-switch.sh restore "$state"
+    grep -aE '^\[soak\]|^\[ +(OK|FAILED) +\]' "$logs/rings.out" >&2
+    if ((rc != 0)); then
+        FAILED=$((FAILED + 1))
+        FAILED_WHAT+=("$dir: soak over the rings failed (exit $rc), see $logs/rings.out")
+    elif ((seen == 0)); then
+        FAILED=$((FAILED + 1))
+        FAILED_WHAT+=("$dir: the soak's daemon never held an io_uring fd (fell back to /dev/fuse?)")
+    else
+        PASSED=$((PASSED + 1))
+    fi
+}
+
 run_tsan() {
     local dir=build-tsan t0=$SECONDS rel=build/tests/reliability/reliability_tests logs reports=()
     logs="$PWD/$dir/tsan-logs"
@@ -114,7 +159,7 @@ run_tsan() {
     say "soak against the TSan daemon ($dir built in $((SECONDS - t0)) s)"
     # Two hybrid serving threads: the default's pool hand-offs plus two threads serving at once.
     SPLICEFS_TUNE_SERVING_THREADS=2 \
-    SPLICEFS_BIN="$PWD/$dir/splicefs" SPLICEFS_SOAK_SECONDS=${SPLICEFS_TSAN_SOAK_SECONDS:-20} \
+    SPLICEFS_BIN="$PWD/$dir/splicefs" SPLICEFS_SOAK_SECONDS=${SPLICEFS_TSAN_SOAK_SECONDS:-15} \
         TSAN_OPTIONS="$opts verbosity=1 log_path=$logs/soak" \
         timeout 900 "$rel" --gtest_filter='Soak.*' >"$logs/soak.out" 2>&1 || rc=$?
     grep -aE '^\[soak\]|^\[ +(OK|FAILED) +\]' "$logs/soak.out" >&2
@@ -127,6 +172,7 @@ run_tsan() {
     else
         PASSED=$((PASSED + 1))
     fi
+    run_tsan_rings "$dir" "$rel" "$logs" "$opts"
     # The reliability suites that start their daemon through rel_util: SIGKILL, fd eviction
     # under a 512-fd limit (the 100,000-file walk stays in build/: half a minute more here),
     # ENOSPC. Cheap, and they reach paths the soak does not (the others use the mount fixture,
@@ -142,7 +188,7 @@ run_tsan() {
     else
         PASSED=$((PASSED + 1))
     fi
-    mapfile -t reports < <(grep -ls 'WARNING: ThreadSanitizer' "$logs"/soak.*[0-9] "$logs"/rel.*[0-9])
+    mapfile -t reports < <(grep -ls 'WARNING: ThreadSanitizer' "$logs"/soak.*[0-9] "$logs"/rings.*[0-9] "$logs"/rel.*[0-9])
     if ((${#reports[@]} > 0)); then
         tsan_first_report "${reports[@]}" >&2
         FAILED=$((FAILED + 1))
