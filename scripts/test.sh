@@ -2,8 +2,7 @@
 # Full check on a fresh Debian 12, as root: install what is missing, build (WERROR, Python)
 # in build/, run every ctest label, run the reliability tests (the concurrency soak above all,
 # on /dev/fuse and over the rings) against a ThreadSanitizer daemon from build-tsan/, then
-# everything with ASan+UBSan in
-# build-asan/.
+# everything with ASan+UBSan in build-asan/.
 # Ends with "N passed, N failed"; exits non-zero when anything failed.
 set -uo pipefail
 
@@ -79,12 +78,6 @@ tsan_first_report() {
     grep -h '^SUMMARY: ThreadSanitizer' "$@" | sort | uniq -c | sort -rn
 }
 
-# run_tsan: the reliability tests against a ThreadSanitizer daemon. The concurrency is in the
-# daemon, so build-tsan/ builds the splicefs target alone and build/'s reliability_tests
-# drives it (SPLICEFS_BIN). Fails on any TSan report, and when the soak's daemon shows no
-# sign of running under TSan. Adds one result for the soak and one for the other suites.
-# Debug, as for ASan: a quarter less build time and 45% less CPU than RelWithDebInfo on 2
-# cores, for 5-30% fewer soak operations in the same 20 s, and unabridged report stacks.
 # A process of binary $1 holds an io_uring fd within 10 s: the soak's daemon serves over the
 # rings rather than having fallen back to /dev/fuse.
 rings_seen() {
@@ -129,6 +122,13 @@ run_tsan_rings() {
     fi
 }
 
+# run_tsan: the reliability tests against a ThreadSanitizer daemon. The concurrency is in the
+# daemon, so build-tsan/ builds the splicefs target alone and build/'s reliability_tests
+# drives it (SPLICEFS_BIN). Fails on any TSan report, and when the soak's daemon shows no
+# sign of running under TSan. Adds one result for the soak, one for the soak over the rings
+# (run_tsan_rings) and one for the other suites.
+# Debug, as for ASan: a quarter less build time and 45% less CPU than RelWithDebInfo on 2
+# cores, for 5-30% fewer soak operations in the same 20 s, and unabridged report stacks.
 run_tsan() {
     local dir=build-tsan t0=$SECONDS rel=build/tests/reliability/reliability_tests logs reports=()
     logs="$PWD/$dir/tsan-logs"
