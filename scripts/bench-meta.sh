@@ -20,20 +20,23 @@ Usage: scripts/bench-meta.sh [options]
   --hp PATH           passthrough_hp binary to include (libfuse's example; not packaged by Debian)
   --load N            run N CPU burners during the benchmark (a differently loaded run)
   --requests          print requests and syscalls per op instead of timings (N=1000)
+  --also NAME=ARGS    one more splicefs configuration: the same binary with ARGS, shown as
+                      splicefs-NAME (e.g. --also nospin=--spin-us=0); repeatable
   --out FILE          also write the table here
 USAGE
 }
 
-ROUNDS=3 FILES=10000 SPLICEFS="" HP="" LOAD=0 REQUESTS=0 OUT=""
+ROUNDS=3 FILES=10000 SPLICEFS="" HP="" LOAD=0 REQUESTS=0 OUT="" ALSO=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --rounds|--files|--splicefs|--hp|--load|--out) [[ $# -ge 2 ]] || { usage >&2; exit 2; } ;;&
+        --rounds|--files|--splicefs|--hp|--load|--out|--also) [[ $# -ge 2 ]] || { usage >&2; exit 2; } ;;&
         --rounds) ROUNDS=$2; shift ;;
         --files) FILES=$2; shift ;;
         --splicefs) SPLICEFS=$(realpath "$2"); shift ;;
         --hp) HP=$(realpath "$2"); shift ;;
         --load) LOAD=$2; shift ;;
         --out) OUT=$2; shift ;;
+        --also) [[ $2 == *=* ]] || { usage >&2; exit 2; }; ALSO+=("$2"); shift ;;
         --requests) REQUESTS=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench-meta.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -83,6 +86,9 @@ PIDLOG="$WORK/pids"
 : >"$PIDLOG"
 CONFIGS=(--config "splicefs=$SPLICEFS -f {backing} {mnt}" --config "bindfs=bindfs -f {backing} {mnt}"
          --config "mergerfs=mergerfs -f -o cache.files=partial {backing} {mnt}")
+for extra in ${ALSO[@]+"${ALSO[@]}"}; do
+    CONFIGS+=(--config "splicefs-${extra%%=*}=$SPLICEFS -f ${extra#*=} {backing} {mnt}")
+done
 [[ -n $HP ]] && CONFIGS+=(--config "passthrough_hp=$HP --foreground {backing} {mnt}")
 
 for ((i = 0; i < LOAD; i++)); do

@@ -15,14 +15,16 @@ namespace splicefs::cli {
 namespace {
 
 constexpr unsigned kMaxThreads = 256;
+constexpr unsigned kMaxSpinUs = 10'000;
 
-unsigned parse_threads(std::string_view value) {
+// A whole number in lo..hi, or invalid_argument saying so.
+unsigned parse_whole(std::string_view value, unsigned lo, unsigned hi) {
     unsigned n = 0;
     const auto* end = value.data() + value.size();
     auto [ptr, ec] = std::from_chars(value.data(), end, n);
-    if (value.empty() || ec != std::errc{} || ptr != end || n < 1 || n > kMaxThreads) {
-        throw std::invalid_argument("'" + std::string(value) + "' is not a whole number in 1.." +
-                                    std::to_string(kMaxThreads));
+    if (value.empty() || ec != std::errc{} || ptr != end || n < lo || n > hi) {
+        throw std::invalid_argument("'" + std::string(value) + "' is not a whole number in " +
+                                    std::to_string(lo) + ".." + std::to_string(hi));
     }
     return n;
 }
@@ -173,10 +175,14 @@ constexpr OptionSpec kOptions[] = {
      [](Config& c, std::string_view) { c.single_thread = true; }, true},
     {"threads", '\0', K::Unsigned, "N", "one serving thread + a pool", G::Threads,
      "use libfuse's multi-threaded loop with at most N worker threads (1..256)",
-     [](Config& c, std::string_view v) { c.threads = parse_threads(v); }, true},
+     [](Config& c, std::string_view v) { c.threads = parse_whole(v, 1, kMaxThreads); }, true},
     {"clone-fd", '\0', K::Flag, "", "off", G::Threads,
      "use libfuse's multi-threaded loop and give each worker thread its own /dev/fuse fd",
      [](Config& c, std::string_view) { c.clone_fd = true; }, true},
+    {"spin-us", '\0', K::Unsigned, "N", "200", G::Threads,
+     "after a reply, the one serving thread polls /dev/fuse for up to N microseconds before it "
+     "sleeps (adaptive; it stops as soon as another task wants the CPU); 0 = off (0..10000)",
+     [](Config& c, std::string_view v) { c.spin_us = parse_whole(v, 0, kMaxSpinUs); }, true},
     {"transport", '\0', K::Choice, "dev|uring", "dev", G::Threads,
      "how requests reach the daemon: dev (read/write on /dev/fuse) or uring (FUSE over io_uring, one "
      "queue per CPU; Linux 6.14+ with the fuse module's enable_uring=Y, else /dev/fuse with a log line)",

@@ -159,6 +159,10 @@ void start_offload(Fs& fs, unsigned threads, unsigned max_threads) {
     fs.offloader = std::make_unique<Offloader>(threads, max_threads);
 }
 
+void set_receive_spin(Fs& fs, unsigned microseconds) noexcept {
+    fs.receive_spin_us.store(microseconds, std::memory_order_relaxed);
+}
+
 bool stop_offload_within(Fs& fs, std::chrono::milliseconds limit) noexcept {
     return !fs.offloader || fs.offloader->drain_for(limit);
 }

@@ -120,6 +120,10 @@ public:
     // Drops n kernel references to id (InodeTable::forget), unmarking a watched directory.
     void forget(fuse_ino_t id, std::uint64_t n);
 
+    // Microseconds the thread serving /dev/fuse may spin before it sleeps (receive_spin.hpp);
+    // 0 = never. Set before the loop starts, when exactly one thread reads /dev/fuse.
+    std::atomic<std::uint32_t> receive_spin_us{0};
+
     // Hybrid serving (offload.hpp): the pool for slow ops, or null when every op runs on the
     // thread that read it (libfuse's multi-threaded loop, or -s).
     std::unique_ptr<Offloader> offloader;

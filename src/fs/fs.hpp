@@ -43,6 +43,8 @@ void run_after_init(Fs& fs, std::function<void()> job);
 // Hybrid serving (offload.hpp): starts the pool for slow ops before a single-threaded loop,
 // and drains it once the loop has returned (before the session is destroyed).
 void start_offload(Fs& fs, unsigned threads, unsigned max_threads);
+// How long the one thread reading /dev/fuse may spin before it sleeps (receive_spin.hpp); 0 = never.
+void set_receive_spin(Fs& fs, unsigned microseconds) noexcept;
 void stop_offload(Fs& fs) noexcept;
 // A worker handing over (failover_supervisor.hpp): waits at most `limit`; false when a blocked
 // op is left to the kernel's resend (the worker _exit()s next).

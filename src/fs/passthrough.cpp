@@ -16,6 +16,7 @@
 #include "fs/failover_hooks.hpp"
 #include "fs/filesystem.hpp"
 #include "fs/passthrough_wire.hpp"
+#include "fs/receive_spin.hpp"
 #include "fs/survival_mirror.hpp"
 #include "transport/fuse_uring_abi.hpp"
 #include "transport/uring.hpp"
@@ -63,11 +64,31 @@ std::uint32_t stack_depth_for(Fs& fs) {
     return 1;
 }
 
+// This serving thread's spin before a blocking receive; null when off (receive_spin.hpp).
+ReceiveSpin* receive_spin(const Fs& fs) noexcept {
+    const std::uint32_t us = fs.receive_spin_us.load(std::memory_order_relaxed);
+    if (us == 0) return nullptr;
+    thread_local ReceiveSpin spin(std::uint64_t{us} * 1000);
+    return &spin;
+}
+
+// A blocking receive from /dev/fuse, after this thread's spin.
+template <typename Receive>
+ssize_t receive(const Fs& fs, int fd, Receive&& blocking_receive) {
+    ReceiveSpin* spin = receive_spin(fs);
+    if (spin == nullptr) return blocking_receive();
+    spin->before_receive(fd);
+    const ssize_t n = blocking_receive();
+    spin->after_receive();
+    return n;
+}
+
 ssize_t hook_read(int fd, void* buf, std::size_t len, void* userdata) {
     Fs& fs = fs_from(userdata);
     // A replacement worker's first read is the saved INIT (failover_hooks.hpp).
     const std::size_t replayed = before_receive(fs, fs.failover, {static_cast<std::byte*>(buf), len});
-    const ssize_t n = replayed > 0 ? static_cast<ssize_t>(replayed) : ::read(fd, buf, len);
+    const ssize_t n =
+        replayed > 0 ? static_cast<ssize_t>(replayed) : receive(fs, fd, [&] { return ::read(fd, buf, len); });
     if (n > 0 && replayed == 0 && fs.handoff != nullptr) {
         after_receive(fs, {static_cast<const std::byte*>(buf), static_cast<std::size_t>(n)});
     }
@@ -222,7 +243,7 @@ ssize_t hook_splice_receive(int fdin, off_t* offin, int fdout, off_t* offout, st
     (void)before_receive(fs, fs.failover, {});  // waits while a replayed INIT is processed
     if (fs.failover.counting_resent.load(std::memory_order_relaxed)) [[unlikely]]
         return receive_counting(fs, fdin, fdout, len);
-    return ::splice(fdin, offin, fdout, offout, len, flags);
+    return receive(fs, fdin, [&] { return ::splice(fdin, offin, fdout, offout, len, flags); });
 }
 
 // Under use.mu: the backing id belongs to the connection, not to this worker; the next

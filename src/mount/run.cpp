@@ -84,11 +84,23 @@ int serve_hybrid(fuse_session* se, unsigned threads) {
     return run_mt_loop(se, threads, threads, /*clone_fd=*/false);
 }
 
+// Only when one thread reads /dev/fuse: with more, a sleeping one takes the request first.
+// Not under the rings, which carry the requests that would reward it.
+void arm_receive_spin(fs::Fs& fs, const Config& config, unsigned readers) {
+    const bool on = readers == 1 && config.transport == Transport::Dev;
+    fs::set_receive_spin(fs, on ? config.spin_us : 0);
+}
+
 int serve(fuse_session* se, const Config& config, fs::Fs& fs, bool worker) {
-    if (config.single_thread) return fuse_session_loop(se);
+    if (config.single_thread) {
+        arm_receive_spin(fs, config, 1);
+        return fuse_session_loop(se);
+    }
     if (hybrid(config)) {
         fs::start_offload(fs, kPoolThreads, kPoolMaxThreads);
-        const int rc = serve_hybrid(se, serving_threads());
+        const unsigned readers = serving_threads();
+        arm_receive_spin(fs, config, readers);
+        const int rc = serve_hybrid(se, readers);
         if (!worker) {
             fs::stop_offload(fs);  // answers what is queued before the session goes away
         } else if (!fs::stop_offload_within(fs, kWorkerPoolDrain)) {

@@ -24,6 +24,8 @@ CASES=(
     "1|--threads abc '$B' '$M'"
     "1|--threads=-3 '$B' '$M'"
     "1|'$B' '$M' --threads"
+    "1|--spin-us 10001 '$B' '$M'"
+    "1|--spin-us=fast '$B' '$M'"
     "1|--attr-timeout -1 '$B' '$M'"
     "1|--attr-timeout 1s '$B' '$M'"
     "1|--entry-timeout nan '$B' '$M'"

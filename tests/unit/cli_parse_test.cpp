@@ -103,6 +103,16 @@ TEST(CliParse, EveryLongOption) {
     EXPECT_TRUE(c.syslog);
 }
 
+TEST(CliParse, SpinMicroseconds) {
+    EXPECT_EQ(run_config({"/b", "/m"}).spin_us, 200U);
+    EXPECT_EQ(run_config({"--spin-us=0", "/b", "/m"}).spin_us, 0U);
+    EXPECT_EQ(run_config({"--spin-us", "10000", "/b", "/m"}).spin_us, 10000U);
+    EXPECT_EQ(run_config({"/b", "/m", "-o", "spin_us=50"}).spin_us, 50U);
+    EXPECT_THROW(parse({"--spin-us=10001", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--spin-us=-1", "/b", "/m"}), UsageError);
+    EXPECT_THROW(parse({"--spin-us=fast", "/b", "/m"}), UsageError);
+}
+
 TEST(CliParse, DebugImpliesForeground) {
     const Config c = run_config({"-d", "/b", "/m"});
     EXPECT_TRUE(c.debug);
