@@ -46,6 +46,16 @@ TEST(SpinWindow, QuietSpellsCloseIt) {
     EXPECT_EQ(w.window_ns(), 0U);  // and a quiet mount stays closed
 }
 
+// Receives until the window opens again after a contended spin (each one learns nothing).
+std::uint32_t rest_length(SpinWindow& w) {
+    std::uint32_t rested = 0;
+    while (w.window_ns() == 0 && rested < 10 * SpinWindow::kRestMax) {
+        w.record(100'000, false);
+        ++rested;
+    }
+    return rested;
+}
+
 TEST(SpinWindow, ContentionRestsItAndRepeatedContentionRestsLonger) {
     SpinWindow w(kMax);
     for (int i = 0; i < 10; ++i) w.record(kMax, false);
@@ -57,20 +67,10 @@ TEST(SpinWindow, ContentionRestsItAndRepeatedContentionRestsLonger) {
     }
     EXPECT_EQ(w.window_ns(), kMax);
     w.record(3'000, true);  // contended again: twice the rest
-    std::uint32_t rested = 0;
-    while (w.window_ns() == 0 && rested < 10 * SpinWindow::kRestMax) {
-        w.record(100'000, false);
-        ++rested;
-    }
-    EXPECT_EQ(rested, 2 * SpinWindow::kRestMin);
+    EXPECT_EQ(rest_length(w), 2 * SpinWindow::kRestMin);
     w.record(100'000, false);  // an uncontended spin: the next rest is short again
     w.record(3'000, true);
-    rested = 0;
-    while (w.window_ns() == 0 && rested < 10 * SpinWindow::kRestMax) {
-        w.record(100'000, false);
-        ++rested;
-    }
-    EXPECT_EQ(rested, SpinWindow::kRestMin);
+    EXPECT_EQ(rest_length(w), SpinWindow::kRestMin);
 }
 
 TEST(SpinWindow, RestIsCapped) {
@@ -79,11 +79,7 @@ TEST(SpinWindow, RestIsCapped) {
     std::uint32_t rested = 0;
     for (int round = 0; round < 12; ++round) {
         w.record(3'000, true);
-        rested = 0;
-        while (w.window_ns() == 0 && rested < 10 * SpinWindow::kRestMax) {
-            w.record(100'000, false);
-            ++rested;
-        }
+        rested = rest_length(w);
     }
     EXPECT_EQ(rested, SpinWindow::kRestMax);
 }
