@@ -21,7 +21,7 @@ Usage: scripts/bench-meta.sh [options]
   --load N            run N CPU burners during the benchmark (a differently loaded run)
   --requests          print requests and syscalls per op instead of timings (N=1000)
   --also NAME=ARGS    one more splicefs configuration: the same binary with ARGS, shown as
-                      splicefs-NAME (e.g. --also nospin=--spin-us=0); repeatable
+                      splicefs-NAME (e.g. --also spin=--spin-us=200); repeatable
   --out FILE          also write the table here
 USAGE
 }

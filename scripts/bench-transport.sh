@@ -3,7 +3,7 @@
 # table). Root: turns the fuse module's enable_uring on for the run and puts it back.
 # Usage: scripts/bench-transport.sh [--binary PATH] [--rounds N] [--seconds S] [--files N]
 #        [--size-mb N] [--daemon-cpus LIST (taskset -c, e.g. 0 to give the daemon one core)]
-#        [--configs dev,uring,uring-nopin,uring-passthrough (the first is the base of the ratios)]
+#        [--configs dev,uring,uring-nopin,uring-passthrough,dev-spin (the first is the base of the ratios)]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/scripts/lib/common.sh"

@@ -38,7 +38,9 @@ def mounted(path):
 CONFIGS = {"dev": ("dev", {}, []), "uring": ("uring", {}, []),
            "uring-nopin": ("uring", {"SPLICEFS_URING_PIN": "0"}, []),
            # kernel passthrough of opened files beside the rings: data bypasses both transports
-           "uring-passthrough": ("uring", {}, ["--data-path=passthrough"])}
+           "uring-passthrough": ("uring", {}, ["--data-path=passthrough"]),
+           # /dev/fuse with the serving thread's spin before sleeping (off by default)
+           "dev-spin": ("dev", {}, ["--spin-us=200"])}
 
 
 class Daemon:

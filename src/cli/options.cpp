@@ -179,9 +179,10 @@ constexpr OptionSpec kOptions[] = {
     {"clone-fd", '\0', K::Flag, "", "off", G::Threads,
      "use libfuse's multi-threaded loop and give each worker thread its own /dev/fuse fd",
      [](Config& c, std::string_view) { c.clone_fd = true; }, true},
-    {"spin-us", '\0', K::Unsigned, "N", "200", G::Threads,
+    {"spin-us", '\0', K::Unsigned, "N", "0 (off)", G::Threads,
      "after a reply, the one serving thread polls /dev/fuse for up to N microseconds before it "
-     "sleeps (adaptive; it stops as soon as another task wants the CPU); 0 = off (0..10000)",
+     "sleeps (adaptive; it stops as soon as another task wants the CPU): for VMs whose idle vCPUs "
+     "halt at once, e.g. 200 (0..10000)",
      [](Config& c, std::string_view v) { c.spin_us = parse_whole(v, 0, kMaxSpinUs); }, true},
     {"transport", '\0', K::Choice, "dev|uring", "dev", G::Threads,
      "how requests reach the daemon: dev (read/write on /dev/fuse) or uring (FUSE over io_uring, one "

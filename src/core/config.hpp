@@ -29,7 +29,7 @@ struct Config {
     unsigned threads = 0;  // > 0: libfuse's multi-threaded loop with this max_threads; 0: hybrid serving
     bool clone_fd = false;
     // Microseconds the one serving thread may poll /dev/fuse before it sleeps (fs/receive_spin.hpp).
-    unsigned spin_us = 200;
+    unsigned spin_us = 0;       // off unless asked for (README: why)
     bool recover_stale = true;  // lazily unmount a dead splicefs mount on the mountpoint first
     // Failover (mount/failover_supervisor.hpp): a supervisor keeps /dev/fuse and replaces a
     // worker that dies; off with --no-failover (or where it cannot work: see the log line).

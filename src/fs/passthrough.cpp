@@ -78,6 +78,12 @@ ssize_t receive(const Fs& fs, int fd, Receive&& blocking_receive) {
     ReceiveSpin* spin = receive_spin(fs);
     if (spin == nullptr) return blocking_receive();
     spin->before_receive(fd);
+    if (fuse_session_exited(fs.session) != 0) {
+        // A signal that came during the spin found no blocking receive to interrupt: say EINTR
+        // here, as the receive would have, so that libfuse's loop sees the exit flag now.
+        errno = EINTR;
+        return -1;
+    }
     const ssize_t n = blocking_receive();
     spin->after_receive();
     return n;

@@ -10,8 +10,9 @@
 // - a spin yields the CPU at every turn and stops, and then rests for a while, as soon as a
 //   yield actually ran another task (the thread's involuntary switch count moved): on a busy
 //   CPU the spin would take time from the client or from other work.
-// Off (window 0) with --spin-us=0, with more than one thread reading /dev/fuse (the sleeping
-// one would take the request first), and under the io_uring transport.
+// Off unless --spin-us=N asks for it (README: why it is not the default), and off even then
+// with more than one thread reading /dev/fuse (the sleeping one would take the request first)
+// and under the io_uring transport.
 #include <cstdint>
 
 namespace splicefs::fs {
@@ -39,9 +40,9 @@ private:
     std::uint32_t rest_len_ = kRestMin;
 };
 
-// The serving thread's spin: waits until `fd` has a request, or the window has passed, or
-// another task wants this CPU. Returns nothing: the caller then reads (blocking if needed) and
-// reports with done_receiving().
+// The serving thread's spin. before_receive() returns once `fd` has a request, the window has
+// passed, or another task wants this CPU; the caller then receives (blocking if need be) and
+// calls after_receive(), which feeds the outcome to the window.
 class ReceiveSpin {
 public:
     explicit ReceiveSpin(std::uint64_t max_ns) noexcept : window_(max_ns) {}

@@ -104,7 +104,7 @@ TEST(CliParse, EveryLongOption) {
 }
 
 TEST(CliParse, SpinMicroseconds) {
-    EXPECT_EQ(run_config({"/b", "/m"}).spin_us, 200U);
+    EXPECT_EQ(run_config({"/b", "/m"}).spin_us, 0U);
     EXPECT_EQ(run_config({"--spin-us=0", "/b", "/m"}).spin_us, 0U);
     EXPECT_EQ(run_config({"--spin-us", "10000", "/b", "/m"}).spin_us, 10000U);
     EXPECT_EQ(run_config({"/b", "/m", "-o", "spin_us=50"}).spin_us, 50U);
