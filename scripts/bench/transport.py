@@ -224,7 +224,7 @@ def main():
     p.add_argument("--size-mb", type=int, default=512)
     p.add_argument("--daemon-cpus", default="", help="taskset -c list for the daemon")
     p.add_argument("--tmpdir", default="/tmp")
-    p.add_argument("--configs", default="dev,uring", help="dev,uring,uring-nopin,uring-passthrough (first = the base)")
+    p.add_argument("--configs", default="dev,uring", help=",".join(CONFIGS) + " (first = the base)")
     a = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="splicefs-bt.", dir=a.tmpdir)
