@@ -223,7 +223,7 @@ for dir in build build-asan; do
         echo "--- $dir: $name (last lines of its output)"
         awk -v n="$name" 'index($0, ": " n " ") && /Test +#[0-9]+: .*(Failed|Timeout|Exception)/ {on=1; next}
             on && (/^ +Start +[0-9]+: / || /Test +#[0-9]+: /) {exit} on' \
-            "$dir/ctest.log" | grep -aE 'FAIL|rror|expected|Which is|Value of|differs|Timeout' | tail -12
+            "$dir/ctest.log" | grep -aE 'FAIL|rror|expected|Which is|Value of|differs|Timeout|^  [^ ]' | tail -16
     done < <(sed -n '/^The following tests FAILED:/,$p' "$dir/ctest.log" |
         sed -nE 's/^[[:space:]]+[0-9]+ - ([^ ]+).*/\1/p' | head -5)
 done

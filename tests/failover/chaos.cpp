@@ -639,13 +639,16 @@ void Disruption::upgrade_loop(const std::stop_token& st) {
         if (!sleep_for(st, std::chrono::milliseconds(delay(rng_)))) return;
         const pid_t sup = target_.supervisor();
         const fs::path mp = target_.mountpoint();
-        if (sup <= 0 || mp.empty()) continue;
+        // A POSIX run's daemon exists a little before its mount and after it: an upgrade then
+        // rightly answers "not a splicefs mount". Only a mount that is there before the command
+        // and still there after it, under the same daemon, must upgrade.
+        if (sup <= 0 || mp.empty() || !is_splicefs_mounted(mp)) continue;
         const pid_t before = worker_of(sup);
         const auto t0 = Clock::now();
         if (prober_ != nullptr) prober_->mark(t0);
         const RunResult r = run({binary_.string(), "upgrade", mp.string()}, 60s);
         if (r.exit_code != 0) {
-            if (target_.supervisor() != sup) continue;  // that mount ended meanwhile (a POSIX run)
+            if (target_.supervisor() != sup || !is_splicefs_mounted(mp)) continue;  // that mount ended meanwhile
             findings_->error("splicefs upgrade " + mp.string() + " exited " + std::to_string(r.exit_code) +
                              ": " + r.output);
             failed_ = true;
