@@ -4,6 +4,7 @@
 #include "fs/survival_mirror.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -274,9 +275,23 @@ std::optional<std::uint64_t> InodeTable::id_of(dev_t dev, ino_t ino) const {
 }
 
 sys::UniqueFd InodeTable::open_handle(const struct file_handle* handle) const {
-    // open_by_handle_at takes a non-const handle but does not change it.
-    return sys::UniqueFd{
-        ::open_by_handle_at(mount_fd_.get(), const_cast<struct file_handle*>(handle), O_PATH | O_CLOEXEC)};
+    // ENOMEM here mostly means "gone": the handle names a deleted file whose inode number the
+    // backing fs is handing to a file being created, and the kernel's inode lookup reports that
+    // window as an allocation failure (iget_locked returns NULL, ext4 says ENOMEM). Once the new
+    // inode is set up the same handle answers ESTALE (its generation differs), so ask again
+    // briefly and answer ESTALE, the error the kernel retries an open on, rather than ENOMEM.
+    constexpr int kTries = 3;
+    for (int i = 0;; ++i) {
+        // open_by_handle_at takes a non-const handle but does not change it.
+        sys::UniqueFd fd{::open_by_handle_at(mount_fd_.get(), const_cast<struct file_handle*>(handle),
+                                             O_PATH | O_CLOEXEC)};
+        if (fd || errno != ENOMEM) return fd;
+        if (i + 1 == kTries) {
+            errno = ESTALE;
+            return fd;
+        }
+        ::sched_yield();
+    }
 }
 
 std::uint64_t InodeTable::next_id_locked() {

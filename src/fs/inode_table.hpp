@@ -136,7 +136,8 @@ public:
     // The node id of a known inode, without counting a reference.
     [[nodiscard]] std::optional<std::uint64_t> id_of(dev_t dev, ino_t ino) const;
 
-    // Opens a file handle of the backing filesystem O_PATH (invalid fd and errno on failure).
+    // Opens a file handle of the backing filesystem O_PATH (invalid fd and errno on failure;
+    // ESTALE, never ENOMEM, for a file that is gone).
     [[nodiscard]] sys::UniqueFd open_handle(const struct file_handle* handle) const;
 
     struct Counts {

@@ -648,7 +648,8 @@ void Disruption::upgrade_loop(const std::stop_token& st) {
         if (prober_ != nullptr) prober_->mark(t0);
         const RunResult r = run({binary_.string(), "upgrade", mp.string()}, 60s);
         if (r.exit_code != 0) {
-            if (target_.supervisor() != sup || !is_splicefs_mounted(mp)) continue;  // that mount ended meanwhile
+            if (target_.supervisor() != sup || !is_splicefs_mounted(mp))
+                continue;  // that mount ended meanwhile
             findings_->error("splicefs upgrade " + mp.string() + " exited " + std::to_string(r.exit_code) +
                              ": " + r.output);
             failed_ = true;

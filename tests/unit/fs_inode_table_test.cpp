@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -237,6 +240,45 @@ TEST_F(InodeTableTest, HandleOnlyInodeThatIsGoneAnswersEstale) {
     const auto ref = table.find(id);
     EXPECT_FALSE(ref);
     EXPECT_EQ(ref.error(), ESTALE);
+}
+
+// While the backing fs hands the gone file's inode number to a file being created, the
+// kernel's handle lookup fails with ENOMEM (ext4: iget_locked meets the new inode mid-set-up).
+// The table must still answer ESTALE, the error the kernel retries an open on: ENOMEM would
+// reach the application (seen as open() = ENOMEM on a file deleted outside the mount).
+TEST_F(InodeTableTest, GoneFileAnswersEstaleWhileItsNumberIsReused) {
+    auto table = make_table();
+    if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
+    std::atomic<bool> stop{false};
+    std::thread creator([&] {
+        for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+            const auto p = dir_ / ("churn" + std::to_string(i % 64));
+            const int fd = ::creat(p.c_str(), 0644);
+            if (fd >= 0) ::close(fd);
+            ::unlink(p.c_str());
+        }
+    });
+    std::map<int, int> errors;
+    const sys::UniqueFd dir{::open(dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+    for (int round = 0; round < 2000; ++round) {
+        touch("gone");
+        struct stat st {};
+        ASSERT_EQ(::lstat((dir_ / "gone").c_str(), &st), 0);
+        const auto id = table.remember_handle(handle_at(dir.get(), "gone"), st);
+        ASSERT_EQ(::unlink((dir_ / "gone").c_str()), 0);
+        for (int k = 0; k < 20; ++k) {
+            const auto ref = table.find(id);
+            ++errors[ref ? 0 : ref.error()];  // 0: opened a file that is gone
+        }
+        table.forget(id, 1);
+    }
+    stop = true;
+    creator.join();
+    std::string seen;
+    for (const auto& [err, n] : errors)
+        seen += std::string(std::strerror(err)) + " x" + std::to_string(n) + "; ";
+    EXPECT_EQ(errors.size(), 1U) << seen;
+    EXPECT_EQ(errors.count(ESTALE), 1U) << seen;
 }
 
 // An evicted inode is not pinned: its number can go to a new file, which must get a node id
