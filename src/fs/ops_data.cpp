@@ -179,6 +179,7 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
         std::array<char, kPage> scratch{};
         while (left > 0) {
             const ssize_t n = ::read(pipe_fd, scratch.data(), std::min(left, scratch.size()));
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             left -= static_cast<std::size_t>(n);
         }
@@ -333,7 +334,14 @@ int write_buf(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off
         // the bytes are counted as copied when we fall back.
         int flags = FUSE_BUF_FORCE_SPLICE;
         if (fs.config.splice_move) flags |= FUSE_BUF_SPLICE_MOVE;
-        rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(flags));
+        // A splice into a file fails with EINTR, before taking a byte from the pipe, when a
+        // signal is pending for this thread as it starts: libfuse's handlers have no
+        // SA_RESTART (a signal must end the blocking read of /dev/fuse), and the SIGTERM that
+        // stops a worker for a live upgrade can come while it finishes a WRITE. Splice again
+        // rather than answer EINTR (a failed write(2), or writeback data lost).
+        do {
+            rc = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(flags));
+        } while (rc == -EINTR);
         if (rc > 0) {
             done = static_cast<std::size_t>(rc);
             consumed = done;
