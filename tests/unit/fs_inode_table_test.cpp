@@ -4,12 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <utility>
@@ -249,9 +249,9 @@ TEST_F(InodeTableTest, HandleOnlyInodeThatIsGoneAnswersEstale) {
 TEST_F(InodeTableTest, GoneFileAnswersEstaleWhileItsNumberIsReused) {
     auto table = make_table();
     if (!table.evicts()) GTEST_SKIP() << "no file handles on " << dir_;
-    std::atomic<bool> stop{false};
-    std::thread creator([&] {
-        for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+    // A jthread: a failed ASSERT below returns early, and it still stops and joins.
+    std::jthread creator([&](const std::stop_token& stop) {
+        for (int i = 0; !stop.stop_requested(); ++i) {
             const auto p = dir_ / ("churn" + std::to_string(i % 64));
             const int fd = ::creat(p.c_str(), 0644);
             if (fd >= 0) ::close(fd);
@@ -272,7 +272,7 @@ TEST_F(InodeTableTest, GoneFileAnswersEstaleWhileItsNumberIsReused) {
         }
         table.forget(id, 1);
     }
-    stop = true;
+    creator.request_stop();
     creator.join();
     std::string seen;
     for (const auto& [err, n] : errors)
