@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/xattr.h>
 
 #include <chrono>
 #include <cstddef>
@@ -54,7 +55,7 @@ constexpr bool may_offload(Op op) noexcept {
 constexpr bool may_record(Op op) noexcept {
     return op == Op::Mkdir || op == Op::Mknod || op == Op::Symlink || op == Op::Link || op == Op::Unlink ||
            op == Op::Rmdir || op == Op::Rename || op == Op::Create || op == Op::Write || op == Op::Open ||
-           op == Op::Opendir;
+           op == Op::Opendir || op == Op::Setxattr || op == Op::Removexattr;
 }
 
 // An argument as kept for a pool thread: libfuse's fuse_file_info lives on the reader's
@@ -118,11 +119,14 @@ private:
         }
     }
 
-    // Of writes, only appending ones (a repeated pwrite at an offset writes the same bytes).
+    // Of writes, only appending ones (a repeated pwrite at an offset writes the same bytes);
+    // of setxattrs, only XATTR_CREATE ones (a repeated plain set or replace sets the same value).
     // Every open is recorded: a repeat would leave the first delivery's handle to nobody.
     static bool recorded(Args... args) noexcept {
         if constexpr (kOp == Op::Write) {
             return (std::get<3>(std::tuple<Args...>(args...))->flags & O_APPEND) != 0;
+        } else if constexpr (kOp == Op::Setxattr) {
+            return (std::get<4>(std::tuple<Args...>(args...)) & XATTR_CREATE) != 0;
         } else {
             return true;
         }

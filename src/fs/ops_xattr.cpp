@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fs/filesystem.hpp"
+#include "fs/inflight.hpp"
 #include "fs/ops.hpp"
 
 namespace splicefs::fs::ops {
@@ -76,7 +77,12 @@ int setxattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name, const cha
     }
     if (fs.read_only()) return EROFS;
     if (is_stats(ino, name)) return EPERM;
-    if (::setxattr(proc_fd_path(inode.fd()).c_str(), name, value, size, flags) != 0) return errno;
+    // Recorded for a resend when XATTR_CREATE (ops_table.cpp): a repeat would answer EEXIST.
+    const std::string path = proc_fd_path(inode.fd());
+    if (const int err =
+            inflight::run([&] { return ::setxattr(path.c_str(), name, value, size, flags); }, EEXIST);
+        err != 0)
+        return err;
     fuse_reply_err(req, 0);
     return 0;
 }
@@ -157,7 +163,9 @@ int removexattr(Fs& fs, fuse_req_t req, fuse_ino_t ino, const char* name) {
     }
     if (fs.read_only()) return EROFS;
     if (is_stats(ino, name) || is_read_only_control(ino, name)) return EPERM;
-    if (::removexattr(proc_fd_path(inode.fd()).c_str(), name) != 0) return errno;
+    const std::string path = proc_fd_path(inode.fd());
+    if (const int err = inflight::run([&] { return ::removexattr(path.c_str(), name); }, ENODATA); err != 0)
+        return err;
     fuse_reply_err(req, 0);
     return 0;
 }

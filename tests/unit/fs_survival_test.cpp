@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <array>
@@ -541,6 +542,41 @@ TEST_F(InflightTest, ARequestThatNeverStartedRunsNormally) {
     EXPECT_FALSE(inflight::already_done());
     // A real error is still an error (the name is not a directory that exists).
     EXPECT_EQ(inflight::run([&] { return ::unlinkat(root_fd(), "nothing", AT_REMOVEDIR); }, ENOENT), ENOENT);
+}
+
+// The xattr ops recorded since a chaos run's resent setxattr(XATTR_CREATE) answered EEXIST.
+TEST_F(InflightTest, AResentXattrCreateOrRemoveThatRanIsNotAnsweredWithItsRepeatErrno) {
+    const sys::UniqueFd file{::openat(root_fd(), "xattrs", O_CREAT | O_WRONLY | O_CLOEXEC, 0644)};
+    ASSERT_TRUE(file.valid());
+    if (::fsetxattr(file.get(), "user.probe", "1", 1, 0) != 0) GTEST_SKIP() << "no user xattrs here";
+    auto area = Area::create(256);
+    auto pristine = make(area);
+    const auto create = [&] { return ::fsetxattr(file.get(), "user.one", "v", 1, XATTR_CREATE); };
+    const auto remove = [&] { return ::fremovexattr(file.get(), "user.probe"); };
+    // 700: the create ran and was recorded; 800: the removal ran, the worker died before its record.
+    worker_dies_after(area, *pristine, Op::Setxattr, 700,
+                      [&](Fs&) { EXPECT_EQ(inflight::run(create, EEXIST), 0); });
+    auto pristine2 = make(area);
+    worker_dies_after(area, *pristine2, Op::Removexattr, 800, [&](Fs&) {
+        inflight::mark_started();
+        ASSERT_EQ(remove(), 0);
+    });
+    auto next = next_worker(area);
+    {
+        FakeReq resent{session(), 700 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Setxattr);
+        EXPECT_EQ(scope.error(), 0);
+        EXPECT_EQ(inflight::run(create, EEXIST), 0);  // done: not run again
+    }
+    {
+        FakeReq resent{session(), 800 | kResent};
+        const inflight::Scope scope(*next, reinterpret_cast<fuse_req_t>(&resent), Op::Removexattr);
+        EXPECT_EQ(inflight::run(remove, ENODATA), 0);  // the window: ENODATA read as "it ran"
+    }
+    EXPECT_EQ(area.stats().resend_window_hits.load(), 1U);
+    // Without a record the repeats answer what they did before the fix.
+    EXPECT_EQ(inflight::run(create, EEXIST), EEXIST);
+    EXPECT_EQ(inflight::run(remove, ENODATA), ENODATA);
 }
 
 TEST_F(InflightTest, AnAppendingWriteIsNotAppendedTwice) {
