@@ -198,7 +198,12 @@ run_tsan() {
 }
 
 START=$SECONDS
-run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON
+# -g1 (line tables and function names: backtraces, ASan/UBSan reports and perf keep their
+# file:line) instead of -g: a quarter less compile time on 2 cores, where the build is a third
+# of the run. Debuggers want -g; the trees below are for tests.
+CI_DEBUG_INFO=-g1
+run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $CI_DEBUG_INFO -DNDEBUG"
 # After build/: its reliability_tests drives the TSan daemon. SPLICEFS_SKIP_TSAN=1 skips it.
 if [[ ${SPLICEFS_SKIP_TSAN:-0} != 1 ]]; then
     run_tsan
@@ -211,7 +216,8 @@ fi
 if [[ ${SPLICEFS_SKIP_ASAN:-0} != 1 ]]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:quarantine_size_mb=64} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        run_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_SANITIZE=ON -DSPLICEFS_PYTHON=OFF
+        run_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_SANITIZE=ON -DSPLICEFS_PYTHON=OFF \
+        "-DCMAKE_CXX_FLAGS_DEBUG=$CI_DEBUG_INFO"
 fi
 
 cleanup_stale_test_mounts >/dev/null
