@@ -135,6 +135,15 @@ void remove_privs_before_write(const Fs& fs, fuse_req_t req, const fuse_file_inf
 // buffer and one write. libfuse's fuse_buf_copy takes a read/write pair per 4 KiB, which an
 // O_APPEND handle (splice refuses those) paid on every write, and which lets a worker's death
 // leave an appending write half done.
+// read(2) that asks again when a signal interrupts it: libfuse's stop handlers lack SA_RESTART.
+ssize_t read_retrying(int fd, char* buf, std::size_t len) {
+    ssize_t n = 0;
+    do {
+        n = ::read(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 struct PipeCopy {
     std::size_t consumed = 0;  // taken from the pipe
     std::size_t written = 0;
@@ -145,8 +154,7 @@ PipeCopy copy_from_pipe(int pipe_fd, int fd, std::size_t len, off_t off) {
     if (buffer.size() < len) buffer.resize(len);
     PipeCopy c;
     while (c.consumed < len) {
-        const ssize_t n = ::read(pipe_fd, buffer.data() + c.consumed, len - c.consumed);
-        if (n < 0 && errno == EINTR) continue;
+        const ssize_t n = read_retrying(pipe_fd, buffer.data() + c.consumed, len - c.consumed);
         if (n <= 0) {
             c.error = n < 0 ? errno : EIO;
             break;
@@ -178,8 +186,7 @@ void drain_pipe(Fs& fs, int pipe_fd, std::size_t left) {
     } catch (const std::system_error&) {
         std::array<char, kPage> scratch{};
         while (left > 0) {
-            const ssize_t n = ::read(pipe_fd, scratch.data(), std::min(left, scratch.size()));
-            if (n < 0 && errno == EINTR) continue;
+            const ssize_t n = read_retrying(pipe_fd, scratch.data(), std::min(left, scratch.size()));
             if (n <= 0) break;
             left -= static_cast<std::size_t>(n);
         }
