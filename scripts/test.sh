@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Full check on a fresh Debian 12, as root: install what is missing, build (WERROR, Python)
-# in build/, run every ctest label, run the reliability tests (the concurrency soak above all,
-# on /dev/fuse and over the rings) against a ThreadSanitizer daemon from build-tsan/, then
-# everything with ASan+UBSan in build-asan/.
+# in build/, run every ctest label (clang_tidy in the background beside the others), run the
+# reliability tests (the concurrency soak above all, on /dev/fuse and over the rings) against a
+# ThreadSanitizer daemon from build-tsan/, then everything with ASan+UBSan in build-asan/.
 # Ends with "N passed, N failed"; exits non-zero when anything failed.
 set -uo pipefail
 
@@ -14,12 +14,13 @@ JOBS=$(nproc)
 PASSED=0
 FAILED=0
 FAILED_WHAT=()
+LINT_PID= # the background clang-tidy (start_lint)
 
 require_root
 ensure_packages "${SPLICEFS_TEST_PACKAGES[@]}"
 ensure_fuse
 cleanup_stale_test_mounts >/dev/null
-trap 'cleanup_stale_test_mounts >/dev/null' EXIT
+trap '[[ -n $LINT_PID ]] && kill -- "-$LINT_PID" 2>/dev/null; cleanup_stale_test_mounts >/dev/null' EXIT
 
 # run_tree DIR CMAKE_ARGS...: configure, build, ctest; adds to the totals.
 run_tree() {
@@ -41,7 +42,11 @@ run_tree() {
         return
     fi
     say "ctest $dir (built in $((SECONDS - t0)) s)"
-    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --no-tests=error) 2>&1 | tee "$log"
+    local exclude=()
+    if [[ ${LINT_BESIDE:-0} == 1 ]] && start_lint "$dir"; then
+        exclude=(-E '^clang_tidy$')
+    fi
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --no-tests=error "${exclude[@]}") 2>&1 | tee "$log"
     # "95% tests passed, 2 tests failed out of 40"
     local summary total failed
     summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
@@ -69,6 +74,39 @@ run_tree() {
         FAILED_WHAT+=("$dir: mounts left behind: $(tr '\n' ' ' <<<"$left")")
         while IFS= read -r mp; do unmount_one "$mp"; done <<<"$left"
     fi
+}
+
+# start_lint DIR: the clang_tidy ctest's command (registered when clang-tidy is installed) in
+# the background at nice 19, beside DIR's ctest, which then leaves it out. The lint is CPU-bound
+# (427 s alone on 2 cores, the largest single item of a run); the mount tests it runs beside
+# are serial and leave a core mostly idle, and at nice 19 it yields to them when they want both.
+# finish_lint waits for it and counts it as one result. Its own process group, so that an
+# interrupted run ends the whole lint (run-clang-tidy and its clang-tidy processes).
+start_lint() {
+    local dir=$1 cmd args
+    cmd=$(cd "$dir" && ctest -N -V -R '^clang_tidy$' | sed -n 's/^[0-9]*: Test command: //p')
+    [[ -n $cmd ]] || return 1
+    read -ra args <<<"${cmd//\"/}" # ctest quotes each argument; none holds a space
+    LINT_LOG="$PWD/$dir/clang-tidy.log"
+    LINT_T0=$SECONDS
+    say "clang-tidy over src/ in the background (nice 19), log $LINT_LOG"
+    setsid nice -n 19 "${args[@]}" >"$LINT_LOG" 2>&1 &
+    LINT_PID=$!
+}
+
+finish_lint() {
+    [[ -n $LINT_PID ]] || return 0
+    local rc=0
+    wait "$LINT_PID" || rc=$?
+    LINT_PID=
+    tail -n 20 "$LINT_LOG" >&2
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_WHAT+=("clang_tidy: exit $rc, see $LINT_LOG")
+    fi
+    say "clang_tidy: exit $rc ($((SECONDS - LINT_T0)) s after it started)"
 }
 
 # tsan_first_report LOG...: the first report in TSan's log files in full, then one line per
@@ -202,7 +240,7 @@ START=$SECONDS
 # file:line) instead of -g: a quarter less compile time on 2 cores, where the build is a third
 # of the run. Debuggers want -g; the trees below are for tests.
 CI_DEBUG_INFO=-g1
-run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON \
+LINT_BESIDE=1 run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $CI_DEBUG_INFO -DNDEBUG"
 # After build/: its reliability_tests drives the TSan daemon. SPLICEFS_SKIP_TSAN=1 skips it.
 if [[ ${SPLICEFS_SKIP_TSAN:-0} != 1 ]]; then
@@ -220,6 +258,7 @@ if [[ ${SPLICEFS_SKIP_ASAN:-0} != 1 ]]; then
         "-DCMAKE_CXX_FLAGS_DEBUG=$CI_DEBUG_INFO"
 fi
 
+finish_lint
 cleanup_stale_test_mounts >/dev/null
 echo
 # A short excerpt of each failed ctest's own output (the full logs stay in DIR/ctest.log).

@@ -88,26 +88,36 @@ TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
             }
         }
     });
-    // The worker dies: a new one takes over, the writer goes on without an error.
-    const bool reached_worker_kill =
-        wait_until([&] { return synced.load() >= kKillWorkerAfter || writer_errno != 0; }, 60s);
-    const pid_t worker = worker_of(d1->pid());
-    ASSERT_GT(worker, 0) << "no worker under the daemon\n" << d1->log();
-    ASSERT_EQ(::kill(worker, SIGKILL), 0);
+    // The worker dies: a new one takes over, the writer goes on without an error. Over the
+    // rings failover is off (README "Failover and live upgrade"): only the daemon's death below is tested
+    // there.
+    const bool failover = stats_json(dirs.mnt).find("\"failover\":1,") != std::string::npos;
+    bool reached_worker_kill = true;
+    if (failover) {
+        reached_worker_kill =
+            wait_until([&] { return synced.load() >= kKillWorkerAfter || writer_errno != 0; }, 60s);
+        const pid_t worker = worker_of(d1->pid());
+        ASSERT_GT(worker, 0) << "no worker under the daemon\n" << d1->log();
+        ASSERT_EQ(::kill(worker, SIGKILL), 0);
+    }
     const bool reached = wait_until([&] { return synced.load() >= kKillAfter || writer_errno != 0; }, 60s);
     EXPECT_TRUE(reached_worker_kill);
     EXPECT_EQ(writer_errno.load(), 0)
         << "the worker's death reached the writer: " << std::strerror(writer_errno) << "\n"
         << d1->log();
-    const std::string after_failover = stats_json(dirs.mnt);
-    EXPECT_NE(after_failover.find("\"failovers\":1,"), std::string::npos) << after_failover;
+    if (failover) {
+        const std::string after_failover = stats_json(dirs.mnt);
+        EXPECT_NE(after_failover.find("\"failovers\":1,"), std::string::npos) << after_failover;
+    }
 
     d1->kill_hard();  // the daemon, while the writer is still issuing 1 MiB writes
     stop = true;
     writer.join();
     ASSERT_TRUE(reached) << "writer too slow";
+    // Over the rings, a request the kernel hands to a dead queue's task ends with ECANCELED
+    // (fs/fuse/dev_uring.c, fuse_uring_send_in_task when the task is gone).
     ASSERT_EQ(writer_errno.load() == 0 || writer_errno.load() == ENOTCONN || writer_errno.load() == EIO ||
-                  writer_errno.load() == ECONNABORTED,
+                  writer_errno.load() == ECONNABORTED || writer_errno.load() == ECANCELED,
               true)
         << "writer failed before the kill: " << std::strerror(writer_errno.load());
 
