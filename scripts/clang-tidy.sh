@@ -37,4 +37,5 @@ if [[ $status -ne 0 ]]; then
     echo "clang-tidy.sh: run-clang-tidy failed (exit $status)" >&2
     exit 1
 fi
-echo "clang-tidy.sh: src/ is clean ($(grep -c '^clang-tidy' "$log" || true) files)"
+# run-clang-tidy prints each file's command line, which starts with the binary's path.
+echo "clang-tidy.sh: src/ is clean ($(grep -cE '^(/[^ ]*/)?clang-tidy[^ ]* ' "$log" || true) files)"
