@@ -131,10 +131,6 @@ void remove_privs_before_write(const Fs& fs, fuse_req_t req, const fuse_file_inf
     if (direct || fs.kills_privs.load(std::memory_order_relaxed)) clear_set_id_bits(req, handle_fd(fi));
 }
 
-// The copy path for a WRITE payload in libfuse's pipe: one read of it into this thread's
-// buffer and one write. libfuse's fuse_buf_copy takes a read/write pair per 4 KiB, which an
-// O_APPEND handle (splice refuses those) paid on every write, and which lets a worker's death
-// leave an appending write half done.
 // read(2) that asks again when a signal interrupts it: libfuse's stop handlers lack SA_RESTART.
 ssize_t read_retrying(int fd, char* buf, std::size_t len) {
     ssize_t n = 0;
@@ -144,6 +140,10 @@ ssize_t read_retrying(int fd, char* buf, std::size_t len) {
     return n;
 }
 
+// The copy path for a WRITE payload in libfuse's pipe: one read of it into this thread's
+// buffer and one write. libfuse's fuse_buf_copy takes a read/write pair per 4 KiB, which an
+// O_APPEND handle (splice refuses those) paid on every write, and which lets a worker's death
+// leave an appending write half done.
 struct PipeCopy {
     std::size_t consumed = 0;  // taken from the pipe
     std::size_t written = 0;

@@ -89,8 +89,8 @@ TEST(Kill, FsyncedDataSurvivesAndStaleMountIsRecovered) {
         }
     });
     // The worker dies: a new one takes over, the writer goes on without an error. Over the
-    // rings failover is off (README "Failover and live upgrade"): only the daemon's death below is tested
-    // there.
+    // rings failover is off (README "Failover and live upgrade"): only the daemon's death
+    // below is tested there.
     const bool failover = stats_json(dirs.mnt).find("\"failover\":1,") != std::string::npos;
     bool reached_worker_kill = true;
     if (failover) {
