@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Full check on a fresh Debian 12, as root: install what is missing, build (WERROR, Python)
-# in build/, run every ctest label (clang_tidy in the background beside the others), run the
-# reliability tests (the concurrency soak above all, on /dev/fuse and over the rings) against a
-# ThreadSanitizer daemon from build-tsan/, then everything with ASan+UBSan in build-asan/.
+# in build/, run every ctest label (clang_tidy, then the build-tsan/ and build-asan/ builds,
+# in the background beside them), run the reliability tests (the concurrency soak above all, on
+# /dev/fuse and over the rings) against a ThreadSanitizer daemon from build-tsan/, then
+# everything with ASan+UBSan in build-asan/.
 # Ends with "N passed, N failed"; exits non-zero when anything failed.
 set -uo pipefail
 
@@ -14,38 +15,121 @@ JOBS=$(nproc)
 PASSED=0
 FAILED=0
 FAILED_WHAT=()
-LINT_PID= # the background clang-tidy (start_lint)
+LINT_PID=   # the background clang-tidy (start_lint)
+BUILDS_PID= # the background builds of the sanitizer trees (start_sanitizer_builds)
 
 require_root
 ensure_packages "${SPLICEFS_TEST_PACKAGES[@]}"
 ensure_fuse
 cleanup_stale_test_mounts >/dev/null
-trap '[[ -n $LINT_PID ]] && kill -- "-$LINT_PID" 2>/dev/null; cleanup_stale_test_mounts >/dev/null' EXIT
+# The background jobs run in their own process groups (setsid): end them whole.
+stop_background() {
+    local pg
+    for pg in $LINT_PID $BUILDS_PID; do kill -- "-$pg" 2>/dev/null; done
+    cleanup_stale_test_mounts >/dev/null
+}
+trap stop_background EXIT
 
-# run_tree DIR CMAKE_ARGS...: configure, build, ctest; adds to the totals.
+# build_tree DIR CMAKE_ARGS...: configure and build DIR at nice $BUILD_NICE (default 10), all
+# targets or only $BUILD_TARGET. A failure is written to DIR/build.failed, which
+# count_build turns into a result: build_tree also runs in the background (a subshell).
+build_tree() {
+    local dir=$1 target=()
+    shift
+    [[ -n ${BUILD_TARGET:-} ]] && target=(--target "$BUILD_TARGET")
+    mkdir -p "$dir"
+    rm -f "$dir/build.failed"
+    say "configure $dir ($*)"
+    if ! cmake -S . -B "$dir" -DSPLICEFS_WERROR=ON "$@" >"$dir/configure.log" 2>&1; then
+        echo "$dir: configure (see $dir/configure.log)" >"$dir/build.failed"
+        return 1
+    fi
+    say "build $dir${BUILD_TARGET:+ (${BUILD_TARGET} only)}"
+    if ! nice -n "${BUILD_NICE:-10}" cmake --build "$dir" -j"$JOBS" "${target[@]}" >"$dir/build.log" 2>&1; then
+        echo "$dir: build (see $dir/build.log)" >"$dir/build.failed"
+        return 1
+    fi
+}
+
+# count_build DIR: 0 when DIR was built; otherwise one failed result, with the errors.
+count_build() {
+    local dir=$1
+    [[ -f $dir/build.failed ]] || return 0
+    tail -n 20 "$dir/configure.log" 2>/dev/null | grep -iE 'error' >&2
+    grep -E 'error|Error' "$dir/build.log" 2>/dev/null | head -40 >&2
+    FAILED=$((FAILED + 1))
+    FAILED_WHAT+=("$(cat "$dir/build.failed")")
+    return 1
+}
+
+# The sanitizer trees' configure and build arguments (run_tsan and the ASan run_tree use them).
+TSAN_TREE=(build-tsan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_TSAN=ON -DSPLICEFS_PYTHON=OFF)
+# -g1 (line tables and function names: backtraces, ASan/UBSan reports and perf keep their
+# file:line) instead of -g: a quarter less compile time on 2 cores, where the build is a third
+# of the run. Debuggers want -g; the trees below are for tests.
+CI_DEBUG_INFO=-g1
+# ASan+UBSan tree: Debug (-O0 compiles much faster on 2 cores; the sanitizers need no -O2).
+# The Python module stays off here: an ASan-built extension cannot load into the stock
+# python3 without preloading the runtime.
+ASAN_TREE=(build-asan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_SANITIZE=ON -DSPLICEFS_PYTHON=OFF
+    "-DCMAKE_CXX_FLAGS_DEBUG=$CI_DEBUG_INFO")
+
+# start_sanitizer_builds: build-tsan/ (splicefs only) then build-asan/ in the background at
+# nice 15, beside build/'s tests. Those are serial mount tests, latency-bound: after the lint
+# (nice 19, which yields to the builds) they left a core idle for most of their ten minutes,
+# while the two builds took another five minutes of both cores after them. Its own process
+# group, so that an interrupted run ends the compilers too.
+start_sanitizer_builds() {
+    local trees=()
+    [[ ${SPLICEFS_SKIP_TSAN:-0} != 1 ]] && trees+=(tsan)
+    [[ ${SPLICEFS_SKIP_ASAN:-0} != 1 ]] && trees+=(asan)
+    ((${#trees[@]} > 0)) || return 0
+    BUILDS_LOG="$PWD/sanitizer-builds.log"
+    BUILDS_T0=$SECONDS
+    say "build-tsan/ and build-asan/ built in the background (nice 15), log $BUILDS_LOG"
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    setsid bash -c '
+        source scripts/lib/common.sh
+        '"$(declare -f build_tree)"'
+        JOBS=$1; shift
+        for t in "$@"; do
+            case $t in
+            tsan) BUILD_NICE=15 BUILD_TARGET=splicefs build_tree '"${TSAN_TREE[*]@Q}"' ;;
+            asan) BUILD_NICE=15 build_tree '"${ASAN_TREE[*]@Q}"' ;;
+            esac
+        done' _ "$JOBS" "${trees[@]}" >"$BUILDS_LOG" 2>&1 &
+    BUILDS_PID=$!
+}
+
+# finish_sanitizer_builds: wait for them (the next steps need both).
+finish_sanitizer_builds() {
+    [[ -n $BUILDS_PID ]] || return 0
+    say "waiting for the background builds"
+    wait "$BUILDS_PID"
+    BUILDS_PID=
+    say "background builds done ($((SECONDS - BUILDS_T0)) s after they started)"
+}
+
+# run_tree DIR CMAKE_ARGS...: configure and build (unless $PREBUILT), ctest; adds to the totals.
 run_tree() {
     local dir=$1 log
     shift
     log="$dir/ctest.log"
     local t0=$SECONDS
-    say "configure $dir ($*)"
-    if ! cmake -S . -B "$dir" -DSPLICEFS_WERROR=ON "$@" >/dev/null; then
-        FAILED=$((FAILED + 1))
-        FAILED_WHAT+=("$dir: configure")
-        return
+    if [[ ${PREBUILT:-0} != 1 ]]; then
+        build_tree "$dir" "$@"
     fi
-    say "build $dir"
-    if ! nice cmake --build "$dir" -j"$JOBS" >"$dir/build.log" 2>&1; then
-        grep -E 'error|Error' "$dir/build.log" | head -40 >&2
-        FAILED=$((FAILED + 1))
-        FAILED_WHAT+=("$dir: build (see $dir/build.log)")
-        return
+    count_build "$dir" || return
+    if [[ ${PREBUILT:-0} == 1 ]]; then
+        say "ctest $dir (built in the background)"
+    else
+        say "ctest $dir (built in $((SECONDS - t0)) s)"
     fi
-    say "ctest $dir (built in $((SECONDS - t0)) s)"
     local exclude=()
     if [[ ${LINT_BESIDE:-0} == 1 ]] && start_lint "$dir"; then
         exclude=(-E '^clang_tidy$')
     fi
+    [[ ${BUILDS_BESIDE:-0} == 1 ]] && start_sanitizer_builds
     (cd "$dir" && ctest --output-on-failure -j"$JOBS" --no-tests=error "${exclude[@]}") 2>&1 | tee "$log"
     # "95% tests passed, 2 tests failed out of 40"
     local summary total failed
@@ -170,19 +254,7 @@ run_tsan_rings() {
 run_tsan() {
     local dir=build-tsan t0=$SECONDS rel=build/tests/reliability/reliability_tests logs reports=()
     logs="$PWD/$dir/tsan-logs"
-    say "configure + build $dir (splicefs only, ThreadSanitizer)"
-    if ! cmake -S . -B "$dir" -DSPLICEFS_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_TSAN=ON \
-        -DSPLICEFS_PYTHON=OFF >/dev/null; then
-        FAILED=$((FAILED + 1))
-        FAILED_WHAT+=("$dir: configure")
-        return
-    fi
-    if ! nice cmake --build "$dir" --target splicefs -j"$JOBS" >"$dir/build.log" 2>&1; then
-        grep -E 'error|Error' "$dir/build.log" | head -40 >&2
-        FAILED=$((FAILED + 1))
-        FAILED_WHAT+=("$dir: build (see $dir/build.log)")
-        return
-    fi
+    count_build "$dir" || return
     if [[ ! -x $rel ]]; then
         FAILED=$((FAILED + 1))
         FAILED_WHAT+=("$dir: $rel was not built, nothing to drive the TSan daemon")
@@ -236,26 +308,22 @@ run_tsan() {
 }
 
 START=$SECONDS
-# -g1 (line tables and function names: backtraces, ASan/UBSan reports and perf keep their
-# file:line) instead of -g: a quarter less compile time on 2 cores, where the build is a third
-# of the run. Debuggers want -g; the trees below are for tests.
-CI_DEBUG_INFO=-g1
-LINT_BESIDE=1 run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON \
+LINT_BESIDE=1 BUILDS_BESIDE=1 run_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPLICEFS_PYTHON=ON \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $CI_DEBUG_INFO -DNDEBUG"
+# A build/ that failed to build started no background builds: build the sanitizer trees here.
+[[ -z $BUILDS_PID && ! -f build/ctest.log ]] && start_sanitizer_builds
+finish_sanitizer_builds
 # After build/: its reliability_tests drives the TSan daemon. SPLICEFS_SKIP_TSAN=1 skips it.
 if [[ ${SPLICEFS_SKIP_TSAN:-0} != 1 ]]; then
     run_tsan
 fi
-# ASan+UBSan tree: Debug (-O0 compiles much faster on 2 cores; the sanitizers need no -O2).
-# The Python module stays off here: an ASan-built extension cannot load into the stock
-# python3 without preloading the runtime. SPLICEFS_SKIP_ASAN=1 skips this tree.
+# SPLICEFS_SKIP_ASAN=1 skips the ASan+UBSan tree.
 # A 64 MiB quarantine instead of 256: the soak bounds the daemon's peak RSS at 256 MiB, which
 # ASan's quarantine of freed memory alone would otherwise fill.
 if [[ ${SPLICEFS_SKIP_ASAN:-0} != 1 ]]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:quarantine_size_mb=64} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        run_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_SANITIZE=ON -DSPLICEFS_PYTHON=OFF \
-        "-DCMAKE_CXX_FLAGS_DEBUG=$CI_DEBUG_INFO"
+        PREBUILT=1 run_tree "${ASAN_TREE[@]}"
 fi
 
 finish_lint

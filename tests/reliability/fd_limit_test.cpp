@@ -106,7 +106,7 @@ std::string describe(const std::map<int, std::size_t>& errors) {
 
 TEST(FdLimit, RaisesSoftLimitAndWalksHundredThousandFiles) {
     const std::size_t dirs_n = env_size("SPLICEFS_FDWALK_DIRS", 100);
-    const std::size_t files_n = env_size("SPLICEFS_FDWALK_FILES", 1000);
+    const std::size_t files_n = env_size("SPLICEFS_FDWALK_FILES", SPLICEFS_FDWALK_FILES_DEFAULT);
     rlimit cur{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &cur), 0);
     Dirs dirs;
