@@ -75,10 +75,11 @@ ASAN_TREE=(build-asan -DCMAKE_BUILD_TYPE=Debug -DSPLICEFS_SANITIZE=ON -DSPLICEFS
     "-DCMAKE_CXX_FLAGS_DEBUG=$CI_DEBUG_INFO")
 
 # start_sanitizer_builds: build-tsan/ (splicefs only) then build-asan/ in the background at
-# nice 15, beside build/'s tests. Those are serial mount tests, latency-bound: after the lint
-# (nice 19, which yields to the builds) they left a core idle for most of their ten minutes,
-# while the two builds took another five minutes of both cores after them. Its own process
-# group, so that an interrupted run ends the compilers too.
+# nice 10, beside build/'s tests. Those are serial mount tests, latency-bound: after the lint
+# they left a core idle for most of their ten minutes, while the two builds took another five
+# minutes of both cores after them. The lint (nice 19) yields to the builds, which must be done
+# when build/'s tests are: at nice 15 they still ended 90 s after them, the lint taking a third
+# of the spare core. Its own process group, so that an interrupted run ends the compilers too.
 start_sanitizer_builds() {
     local trees=()
     [[ ${SPLICEFS_SKIP_TSAN:-0} != 1 ]] && trees+=(tsan)
@@ -86,7 +87,7 @@ start_sanitizer_builds() {
     ((${#trees[@]} > 0)) || return 0
     BUILDS_LOG="$PWD/sanitizer-builds.log"
     BUILDS_T0=$SECONDS
-    say "build-tsan/ and build-asan/ built in the background (nice 15), log $BUILDS_LOG"
+    say "build-tsan/ and build-asan/ built in the background (nice 10), log $BUILDS_LOG"
     # shellcheck disable=SC2016 # expanded by the inner bash
     setsid bash -c '
         source scripts/lib/common.sh
@@ -94,8 +95,8 @@ start_sanitizer_builds() {
         JOBS=$1; shift
         for t in "$@"; do
             case $t in
-            tsan) BUILD_NICE=15 BUILD_TARGET=splicefs build_tree '"${TSAN_TREE[*]@Q}"' ;;
-            asan) BUILD_NICE=15 build_tree '"${ASAN_TREE[*]@Q}"' ;;
+            tsan) BUILD_NICE=10 BUILD_TARGET=splicefs build_tree '"${TSAN_TREE[*]@Q}"' ;;
+            asan) BUILD_NICE=10 build_tree '"${ASAN_TREE[*]@Q}"' ;;
             esac
         done' _ "$JOBS" "${trees[@]}" >"$BUILDS_LOG" 2>&1 &
     BUILDS_PID=$!
