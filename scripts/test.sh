@@ -204,10 +204,12 @@ tsan_first_report() {
 # A process of binary $1 holds an io_uring fd within 10 s: the soak's daemon serves over the
 # rings rather than having fallen back to /dev/fuse.
 rings_seen() {
-    local pid i
+    local pid i fd
     for ((i = 0; i < 100; i++)); do
         for pid in $(pgrep -f "^$1 " || true); do
-            ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'io_uring' && return 0
+            for fd in /proc/"$pid"/fd/*; do
+                [[ $(readlink "$fd" 2>/dev/null) == *io_uring* ]] && return 0
+            done
         done
         sleep 0.1
     done

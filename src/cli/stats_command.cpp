@@ -138,6 +138,13 @@ std::string format_stats_table(std::string_view json) {
             "backing refused splice {}\n",
             doc.num("changed_opens"), doc.num("splice_fallbacks"));
     }
+    if (doc.find("spin_max_us") != nullptr && doc.num("spin_max_us") > 0) {
+        out += fmt::format(
+            "Spin before sleeping (--spin-us={}): {} windows, {} caught a request, {} cut short by "
+            "other work, {} spun in all\n",
+            doc.num("spin_max_us"), doc.num("spin_windows"), doc.num("spin_caught"),
+            doc.num("spin_contended"), micros_exact(doc.num("spin_us")));
+    }
 
     if (doc.find("supervisor_pid") != nullptr) {
         out += fmt::format("\nDaemon: splicefs {}, supervisor pid {}, worker pid {}, handoff version {}\n",

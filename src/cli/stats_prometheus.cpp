@@ -113,6 +113,12 @@ constexpr std::array kScalars = {
            "Opens that found the backing file changed since the kernel last saw it (cache dropped)."},
     Scalar{"splicefs_splice_fallbacks_total", "counter", "splice_fallbacks",
            "Files whose writes are copied because the backing refused splice."},
+    Scalar{"splicefs_spin_windows_total", "counter", "spin_windows",
+           "Receives the serving thread spun before (--spin-us; absent when the spin is off)."},
+    Scalar{"splicefs_spin_caught_total", "counter", "spin_caught",
+           "Spins that found a request waiting (a wake-up saved)."},
+    Scalar{"splicefs_spin_contended_total", "counter", "spin_contended",
+           "Spins cut short because another task wanted the CPU."},
     Scalar{"splicefs_failover_enabled", "gauge", "failover",
            "1 when the death of the worker would be survived (failover on), else 0."},
     Scalar{"splicefs_failovers_total", "counter", "failovers", "Workers replaced after a death."},
@@ -123,6 +129,17 @@ constexpr std::array kScalars = {
     Scalar{"splicefs_supervisor_pid", "gauge", "supervisor_pid", "Pid of the daemon that holds the mount."},
     Scalar{"splicefs_worker_pid", "gauge", "worker_pid", "Pid of the process serving requests."},
 };
+
+// The spin's time, in seconds like every Prometheus duration.
+void spin_time(Exposition& e, const std::vector<Mount>& mounts) {
+    e.family("splicefs_spin_seconds_total", "counter",
+             "Time the serving thread spent spinning before receives (--spin-us; absent when off).");
+    for (const Mount& m : mounts) {
+        if (!m.doc || m.doc->find("spin_us") == nullptr || m.doc->num("spin_max_us") == 0) continue;
+        e.sample("splicefs_spin_seconds_total", m.label,
+                 seconds(static_cast<std::uint64_t>(m.doc->num("spin_us"))));
+    }
+}
 
 // The pause of the last failover or upgrade, and the running version (an info-style gauge).
 void failover_extras(Exposition& e, const std::vector<Mount>& mounts) {
@@ -230,9 +247,11 @@ std::string format_prometheus(std::span<const MountCounters> mounts) {
             if (!m.doc || m.doc->find(s.key) == nullptr) continue;
             const std::int64_t v = m.doc->num(s.key);
             if (s.key == "watched_dirs" && v < 0) continue;  // -1: the watch is off
+            if (s.key.starts_with("spin_") && m.doc->num("spin_max_us") == 0) continue;
             e.sample(s.metric, m.label, v);
         }
     }
+    spin_time(e, parsed);
     failover_extras(e, parsed);
     operations(e, parsed);
     return e.take();

@@ -125,12 +125,15 @@ std::string Stats::to_json() const {
         R"({{"version":"{}",{}"reads":{},"writes":{},"open_files":{},"open_dirs":{},"known_inodes":{},)"
         R"("inode_fds":{},"inode_reopens":{},)"
         R"("passthrough_opens":{},"passthrough_fallbacks":{},"watched_dirs":{},"outside_changes":{},)"
-        R"("changed_opens":{},"splice_fallbacks":{},"resend_window_hits":{},"handles_unanswered":{},"backing":{{"fs":"{}","local":{},"watch":"{}"}},"ops":{{)",
+        R"("changed_opens":{},"splice_fallbacks":{},"resend_window_hits":{},"handles_unanswered":{},)"
+        R"("spin_max_us":{},"spin_windows":{},"spin_caught":{},"spin_contended":{},"spin_us":{},"backing":{{"fs":"{}","local":{},"watch":"{}"}},"ops":{{)",
         kVersion, failover_json(failover, failover_off_reason, handoff_version), transfer_json(reads),
         transfer_json(writes), open_files.load(), open_dirs.load(), known_inodes.load(), inode_fds.load(),
         load(inode_reopens), load(passthrough_opens), load(passthrough_fallbacks), watched_dirs.load(),
         load(outside_changes), load(changed_opens), load(splice_fallbacks), load(resend_window_hits),
-        load(handles_unanswered), backing_fs, backing_local ? 1 : 0, watch_reason);
+        load(handles_unanswered), spin.max_us.load(std::memory_order_relaxed), load(spin.windows),
+        load(spin.caught), load(spin.contended), load(spin.spun_ns) / 1000, backing_fs, backing_local ? 1 : 0,
+        watch_reason);
     bool first = true;
     for (std::size_t i = 0; i < kOpCount; ++i) {
         const auto& c = ops[i];

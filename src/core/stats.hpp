@@ -84,6 +84,16 @@ struct TransferCounters {
     }
 };
 
+// The spin before a blocking receive (fs/receive_spin.hpp): whether it pays (requests caught
+// awake) and what it costs (time spent polling).
+struct SpinCounters {
+    std::atomic<std::uint32_t> max_us{0};     // the window's bound; 0 when the spin is off
+    std::atomic<std::uint64_t> windows{0};    // receives that spun first
+    std::atomic<std::uint64_t> caught{0};     // ... and found a request while spinning
+    std::atomic<std::uint64_t> contended{0};  // ... and stopped because a yield ran another task
+    std::atomic<std::uint64_t> spun_ns{0};    // time spent spinning, all windows added up
+};
+
 // Failover and live upgrade (mount/failover_*): kept in the supervisor's shared handoff
 // mapping (fs/handoff.hpp), not in a worker's memory, so a worker's death or an upgrade's exec
 // does not reset them. Plain atomics and fixed arrays: safe in MAP_SHARED memory.
@@ -122,6 +132,7 @@ public:
     std::atomic<std::uint64_t> resend_window_hits{0};
     // Resent opens whose first delivery made a handle the kernel never had: closed (inflight.hpp).
     std::atomic<std::uint64_t> handles_unanswered{0};
+    SpinCounters spin;
     // The backing filesystem and the watch decision (fs/backing_policy.hpp); set before serving.
     std::string backing_fs;
     bool backing_local = false;

@@ -161,6 +161,7 @@ void start_offload(Fs& fs, unsigned threads, unsigned max_threads) {
 
 void set_receive_spin(Fs& fs, unsigned microseconds) noexcept {
     fs.receive_spin_us.store(microseconds, std::memory_order_relaxed);
+    fs.stats.spin.max_us.store(microseconds, std::memory_order_relaxed);
 }
 
 bool stop_offload_within(Fs& fs, std::chrono::milliseconds limit) noexcept {

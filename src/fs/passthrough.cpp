@@ -68,7 +68,7 @@ std::uint32_t stack_depth_for(Fs& fs) {
 ReceiveSpin* receive_spin(const Fs& fs) noexcept {
     const std::uint32_t us = fs.receive_spin_us.load(std::memory_order_relaxed);
     if (us == 0) return nullptr;
-    thread_local ReceiveSpin spin(std::uint64_t{us} * 1000);
+    thread_local ReceiveSpin spin(std::uint64_t{us} * 1000, fs.stats.spin);
     return &spin;
 }
 

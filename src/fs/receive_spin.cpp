@@ -1,5 +1,7 @@
 #include "fs/receive_spin.hpp"
 
+#include "core/stats.hpp"
+
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -57,14 +59,19 @@ void ReceiveSpin::before_receive(int fd) noexcept {
     const std::uint64_t window = window_.window_ns();
     if (window == 0) return;
     const long switches = involuntary_switches();
-    while (!readable(fd)) {
+    bool caught = false;
+    while (!(caught = readable(fd))) {
         ::sched_yield();
         if (involuntary_switches() != switches) {
             contended_ = true;
-            return;
+            break;
         }
-        if (now_ns() - started_ns_ > window) return;
+        if (now_ns() - started_ns_ > window) break;
     }
+    counters_.windows.fetch_add(1, std::memory_order_relaxed);
+    if (caught) counters_.caught.fetch_add(1, std::memory_order_relaxed);
+    if (contended_) counters_.contended.fetch_add(1, std::memory_order_relaxed);
+    counters_.spun_ns.fetch_add(now_ns() - started_ns_, std::memory_order_relaxed);
 }
 
 void ReceiveSpin::after_receive() noexcept {

@@ -15,6 +15,10 @@
 // and under the io_uring transport.
 #include <cstdint>
 
+namespace splicefs {
+struct SpinCounters;
+}
+
 namespace splicefs::fs {
 
 // The adaptive window, without clocks or syscalls (unit-tested).
@@ -42,16 +46,19 @@ private:
 
 // The serving thread's spin. before_receive() returns once `fd` has a request, the window has
 // passed, or another task wants this CPU; the caller then receives (blocking if need be) and
-// calls after_receive(), which feeds the outcome to the window.
+// calls after_receive(), which feeds the outcome to the window. Each spin is counted in
+// `counters` (the daemon's statistics), which must outlive this object.
 class ReceiveSpin {
 public:
-    explicit ReceiveSpin(std::uint64_t max_ns) noexcept : window_(max_ns) {}
+    ReceiveSpin(std::uint64_t max_ns, SpinCounters& counters) noexcept
+        : window_(max_ns), counters_(counters) {}
 
     void before_receive(int fd) noexcept;
     void after_receive() noexcept;
 
 private:
     SpinWindow window_;
+    SpinCounters& counters_;
     std::uint64_t started_ns_ = 0;
     bool contended_ = false;
 };

@@ -59,6 +59,21 @@ TEST(StatsFormat, BackingDecisionAndFreshnessCounters) {
         << table;
 }
 
+TEST(StatsFormat, SpinLineOnlyWhenTheSpinIsOn) {
+    Stats stats;
+    EXPECT_EQ(format_stats_table(stats.to_json()).find("Spin before sleeping"), std::string::npos);
+    stats.spin.max_us = 200;
+    stats.spin.windows = 10;
+    stats.spin.caught = 7;
+    stats.spin.contended = 1;
+    stats.spin.spun_ns = 2'500'000;
+    const std::string table = format_stats_table(stats.to_json());
+    EXPECT_NE(table.find("Spin before sleeping (--spin-us=200): 10 windows, 7 caught a request, 1 cut short "
+                         "by other work, 2.5 ms spun in all\n"),
+              std::string::npos)
+        << table;
+}
+
 TEST(StatsFormat, NoTrafficShowsDashes) {
     const std::string table = format_stats_table(Stats{}.to_json());
     EXPECT_NE(table.find("0.0 MiB         -\n"), std::string::npos) << table;
@@ -115,7 +130,8 @@ TEST(StatsPrometheus, HistogramIsCumulativeWithSumAndCount) {
     EXPECT_EQ(text.find("splicefs_watched_dirs{"), std::string::npos) << "the watch is off (-1)";
     std::size_t families = 0;
     for (std::size_t at = 0; (at = text.find("# TYPE ", at)) != std::string::npos; ++at) ++families;
-    EXPECT_EQ(families, 26U) << "each family once, for all mounts (17 + 9 of failover)";
+    EXPECT_EQ(families, 30U) << "each family once, for all mounts (17 + 4 of the spin + 9 of failover)";
+    EXPECT_EQ(text.find("splicefs_spin_windows_total{"), std::string::npos) << "the spin is off";
 }
 
 TEST(StatsPrometheus, RejectsWhatIsNotCounters) {

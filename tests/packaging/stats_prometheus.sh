@@ -13,7 +13,7 @@ M1_ESCAPED=${M1// /\\\\040}  # /proc/mounts writes \040, as a grep pattern (wait
 mkdir -p "$B1" "$B2" "$M1" "$M2"
 CLEANUP_HOOKS+=('fusermount3 -u "$M1" 2>/dev/null || umount -l "$M1" 2>/dev/null')
 check "mount 1 (a space in its path)" "$BIN" "$B1" "$M1"
-check "mount 2" "$BIN" "$B2" "$M2"
+check "mount 2 (with the spin)" "$BIN" --spin-us=200 "$B2" "$M2"
 { wait_mount "$M1_ESCAPED" yes && wait_mount "$M2" yes; } || { fail "not mounted"; finish; }
 
 head -c 3000000 /dev/urandom >"$T/data"
@@ -21,7 +21,10 @@ cp "$T/data" "$M1/data"
 check "written through" cmp -s "$T/data" "$B1/data"
 check "read back through" cmp -s "$T/data" "$M1/data"
 $PY -c 'import os, sys; os.getxattr(sys.argv[1], "user.none")' "$M1/data" 2>/dev/null  # ENODATA
-ls "$M2" >/dev/null
+# Back-to-back requests on mount 2, so that its spin opens a window (it starts closed).
+$PY -c 'import os, sys
+for i in range(300): open(os.path.join(sys.argv[1], f"f{i}"), "w").close()
+for i in range(300): os.stat(os.path.join(sys.argv[1], f"f{i}"))' "$M2"
 
 # check_exposition FILE MOUNT[...]: parse FILE; the first MOUNT's counters must show the I/O
 # above, every named MOUNT must be there with splicefs_up 1.
@@ -44,7 +47,8 @@ want = {"splicefs_up": "gauge", "splicefs_transfer_bytes": "counter", "splicefs_
         "splicefs_requests_resent": "counter", "splicefs_upgrades": "counter",
         "splicefs_upgrade_failures": "counter", "splicefs_supervisor_pid": "gauge",
         "splicefs_worker_pid": "gauge", "splicefs_failover_last_pause_seconds": "gauge",
-        "splicefs_build_info": "gauge"}
+        "splicefs_build_info": "gauge", "splicefs_spin_windows": "counter", "splicefs_spin_caught": "counter",
+        "splicefs_spin_contended": "counter", "splicefs_spin_seconds": "counter"}
 problems = []
 got = {name: f.type for name, f in fams.items()}
 if got != want:
@@ -91,6 +95,17 @@ for op in ("read", "write", "lookup"):
         problems.append(f"{op}: {calls} calls but {count} latencies")
 if value("splicefs_operation_duration_seconds", "splicefs_operation_duration_seconds_sum", op="read") <= 0:
     problems.append("read latency sum is 0")
+# The spin: no samples for a mount without it; counts that add up for the one with it.
+spin = {name: {s.labels["mountpoint"]: s.value for s in fams[f"splicefs_spin_{name}"].samples}
+        for name in ("windows", "caught", "contended", "seconds")}
+if any(first in by_mount for by_mount in spin.values()):
+    problems.append(f"spin samples for {first}, which has no spin: {spin}")
+if len(mounts) > 1:
+    second = mounts[1]
+    if not all(second in by_mount for by_mount in spin.values()):
+        problems.append(f"spin samples missing for {second}: {spin}")
+    elif spin["windows"][second] < 1 or spin["caught"][second] + spin["contended"][second] > spin["windows"][second]:
+        problems.append(f"spin counts of {second} do not add up: {spin}")
 print("\n".join(problems) or f"{len(fams)} families, {sum(len(f.samples) for f in fams.values())} samples")
 sys.exit(1 if problems else 0)
 PY

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/stats.hpp"
 #include "fs/receive_spin.hpp"
 
 namespace splicefs::fs {
@@ -95,18 +96,40 @@ struct Pipe {
     Pipe& operator=(const Pipe&) = delete;
 };
 
-TEST(ReceiveSpin, ReturnsAtOnceWhenARequestWaitsAndEndsItsWindowWhenNoneComes) {
+TEST(ReceiveSpin, CountsCaughtRequestsAndTheTimeAnEmptyWindowSpins) {
     Pipe p;
-    ReceiveSpin spin(kMax);
+    SpinCounters counters;
+    ReceiveSpin spin(kMax, counters);
     ASSERT_EQ(::write(p.fds[1], "x", 1), 1);
     for (int i = 0; i < 20; ++i) {  // opens the window: each "request" is there at once
         spin.before_receive(p.fds[0]);
         spin.after_receive();
     }
+    const std::uint64_t windows = counters.windows.load();
+    EXPECT_GE(windows, 1U) << "the window never opened";
+    EXPECT_EQ(counters.caught.load(), windows) << "a waiting request is caught before any yield";
+    EXPECT_EQ(counters.contended.load(), 0U);
+    const std::uint64_t spun_before = counters.spun_ns.load();
+
     char c = 0;
     ASSERT_EQ(::read(p.fds[0], &c, 1), 1);
     spin.before_receive(p.fds[0]);  // nothing to read: returns once its window has passed
     spin.after_receive();
+    EXPECT_EQ(counters.windows.load(), windows + 1);
+    EXPECT_EQ(counters.caught.load(), windows);
+    if (counters.contended.load() == 0) {
+        // Not cut short by another task: it spun its whole window (kStart: nothing made it grow).
+        EXPECT_GE(counters.spun_ns.load() - spun_before, kStart);
+    }
+}
+
+TEST(ReceiveSpin, AClosedWindowIsNotCounted) {
+    Pipe p;
+    SpinCounters counters;
+    ReceiveSpin spin(kMax, counters);
+    spin.before_receive(p.fds[0]);  // the window starts closed: no spin
+    EXPECT_EQ(counters.windows.load(), 0U);
+    EXPECT_EQ(counters.spun_ns.load(), 0U);
 }
 
 }  // namespace
