@@ -63,6 +63,16 @@ void Area::unmap() noexcept {
     base_ = nullptr;
 }
 
+// The layout of format kFormatVersion (x86-64, libstdc++). A failing assertion means the layout
+// changed: bump kFormatVersion (version 3 had a 13,040-byte Stats), then update the sizes here.
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+static_assert(kFormatVersion == 4);
+static_assert(sizeof(Stats) == 13'080, "Stats changed: bump kFormatVersion");
+static_assert(sizeof(Header) == 96 && sizeof(NodeSlot) == 192 && sizeof(FdSlot) == 8 &&
+                  sizeof(InflightSlot) == 48,
+              "the survival area's layout changed: bump kFormatVersion");
+#endif
+
 Area Area::create(std::size_t max_fds) {
     max_fds = std::clamp<std::size_t>(max_fds, 64, std::size_t{1} << 24);
     // Known inodes may outnumber fds (evicted ones are reopened by handle): four per fd.

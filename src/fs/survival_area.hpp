@@ -20,7 +20,10 @@
 namespace splicefs::fs::survival {
 
 // What `splicefs --handoff-version` prints: a new binary may adopt an area only of this format.
-inline constexpr std::uint32_t kFormatVersion = 3;
+// `splicefs upgrade` compares only this number before the exec, and an area the new binary
+// cannot adopt after it costs the mount: any change to the layout (Stats included) must bump
+// it. survival_area.cpp pins the sizes it stands for.
+inline constexpr std::uint32_t kFormatVersion = 4;
 
 // A known inode (InodeTable entry). Published by `state`; nlookup 0 means forgotten.
 struct NodeSlot {
